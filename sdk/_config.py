@@ -1,0 +1,123 @@
+"""``spyglass.init``: wire OpenTelemetry tracing to a Spyglass collector."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.util.re import parse_env_headers
+
+from . import attributes as A
+from ._guard import logger
+from ._processors import BoundedExportProcessor, CohortProcessor
+from ._state import TRUTHY, state
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def _traces_url(endpoint: str | None) -> str | None:
+    """Full OTLP/HTTP traces URL, or None to let the exporter read ``OTEL_EXPORTER_OTLP_*``."""
+    base = endpoint or _env("SPYGLASS_ENDPOINT")
+    if base is None and (_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or _env("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return None
+    base = (base or DEFAULT_ENDPOINT).rstrip("/")
+    return base if base.endswith("/v1/traces") else base + "/v1/traces"
+
+
+def _headers(api_key: str | None, headers: Mapping[str, str] | None) -> dict[str, str] | None:
+    key = api_key or _env("SPYGLASS_API_KEY")
+    if key is None and headers is None:
+        return None  # the exporter reads OTEL_EXPORTER_OTLP_(TRACES_)HEADERS itself
+    env = _env("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or _env("OTEL_EXPORTER_OTLP_HEADERS") or ""
+    merged = {**parse_env_headers(env, liberal=True), **(headers or {})}
+    if key is not None:
+        merged["authorization"] = f"Bearer {key}"
+    return merged
+
+
+def init(
+    endpoint: str | None = None,
+    *,
+    service_name: str | None = None,
+    api_key: str | None = None,
+    capture_content: bool | None = None,
+    project: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    resource_attributes: Mapping[str, Any] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    max_queue_size: int = 2048,
+    schedule_delay_millis: float = 1000,
+    export_timeout: float = 5.0,
+) -> TracerProvider:
+    """Send this process's spans to a Spyglass collector over OTLP/HTTP.
+
+    Every argument has an environment variable, used when the argument is not given:
+    ``SPYGLASS_ENDPOINT`` (else the standard ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` /
+    ``OTEL_EXPORTER_OTLP_ENDPOINT``, else http://127.0.0.1:4318), ``SPYGLASS_SERVICE_NAME``
+    (else ``OTEL_SERVICE_NAME``), ``SPYGLASS_API_KEY`` (sent as ``Authorization: Bearer KEY``;
+    other headers from ``OTEL_EXPORTER_OTLP_HEADERS``), ``SPYGLASS_CAPTURE_CONTENT``,
+    ``SPYGLASS_PROJECT``.
+
+    If the application already installed an OpenTelemetry SDK ``TracerProvider``, Spyglass
+    adds its processors to it instead of replacing it (its resource, and so its service
+    name, stay the application's). Returns the provider in use.
+
+    Example::
+
+        spyglass.init(endpoint="http://127.0.0.1:4318", service_name="support-bot")
+    """
+    if state.provider is not None:
+        logger.warning("spyglass.init() was already called; ignoring this call")
+        return state.provider  # type: ignore[return-value]
+    if capture_content is None:
+        capture_content = (_env("SPYGLASS_CAPTURE_CONTENT") or "").lower() in TRUTHY
+
+    provider = tracer_provider
+    if provider is None:
+        existing = trace.get_tracer_provider()
+        if isinstance(existing, TracerProvider):
+            provider = existing
+        else:
+            resource_attrs: dict[str, Any] = dict(resource_attributes or {})
+            name = service_name or _env("SPYGLASS_SERVICE_NAME")
+            if name:
+                resource_attrs["service.name"] = name
+            proj = project or _env("SPYGLASS_PROJECT")
+            if proj:
+                resource_attrs[A.PROJECT] = proj
+            provider = TracerProvider(resource=Resource.create(resource_attrs))
+            trace.set_tracer_provider(provider)
+
+    exporter = OTLPSpanExporter(
+        endpoint=_traces_url(endpoint), headers=_headers(api_key, headers), timeout=export_timeout
+    )
+    cohort = CohortProcessor()
+    export = BoundedExportProcessor(
+        exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis
+    )
+    provider.add_span_processor(cohort)
+    provider.add_span_processor(export)
+
+    state.provider = provider
+    state.processors = [cohort, export]
+    state.tracer = provider.get_tracer("spyglass")
+    state.capture_content = capture_content
+    return provider
+
+
+def flush(timeout: float = 5.0) -> bool:
+    """Export every ended span now; True if all went out within ``timeout`` seconds."""
+    provider = state.provider
+    if provider is None:
+        return True
+    return bool(provider.force_flush(int(timeout * 1000)))  # type: ignore[attr-defined]

@@ -1,0 +1,70 @@
+"""The one guard around SDK work: an SDK bug must never reach the host application.
+
+Every piece of Spyglass code that runs on the application's thread (building attributes,
+starting and ending spans, the span processor) runs inside ``internal_errors()``. A failure
+is logged (at most once a minute per call site) and counted, then swallowed. Under
+Spyglass's own test suite (``SPYGLASS_RAISE_INTERNAL_ERRORS=1``) it is re-raised instead,
+so tests see SDK bugs.
+
+The user's own code never runs inside the guard: exceptions from it are recorded on the
+span and re-raised unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+logger = logging.getLogger("spyglass")
+
+_LOG_INTERVAL_S = 60.0
+_lock = threading.Lock()
+_last_logged: dict[str, float] = {}
+
+
+class _Counters:
+    """Process-wide SDK counters, read through ``spyglass.sdk_stats()``."""
+
+    __slots__ = ("export_failures", "internal_errors", "spans_dropped", "spans_exported")
+
+    def __init__(self) -> None:
+        self.internal_errors = 0
+        self.spans_dropped = 0
+        self.spans_exported = 0
+        self.export_failures = 0
+
+
+counters = _Counters()
+
+
+def raise_internal_errors() -> bool:
+    return os.environ.get("SPYGLASS_RAISE_INTERNAL_ERRORS", "") in ("1", "true")
+
+
+def log_rate_limited(key: str, message: str, *args: object, exc_info: bool = False) -> None:
+    """Log ``message`` at most once per minute for ``key``."""
+    now = time.monotonic()
+    with _lock:
+        last = _last_logged.get(key)
+        if last is not None and now - last < _LOG_INTERVAL_S:
+            return
+        _last_logged[key] = now
+    logger.warning(message, *args, exc_info=exc_info)
+
+
+@contextlib.contextmanager
+def internal_errors(site: str) -> Iterator[None]:
+    """Swallow (log, count) any exception raised by SDK code inside the block."""
+    try:
+        yield
+    except Exception:
+        counters.internal_errors += 1
+        if raise_internal_errors():
+            raise
+        log_rate_limited(
+            site, "spyglass: internal error in %s (the application is unaffected)", site, exc_info=True
+        )
