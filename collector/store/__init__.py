@@ -1,1 +1,38 @@
-"""placeholder"""
+"""Storage: one small interface over ClickHouse; the SQL lives in ``queries`` and ``sql/``."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import pyarrow as pa
+
+
+class StoreError(RuntimeError):
+    """The store could not complete a read or write (the caller may retry)."""
+
+
+class Store(Protocol):
+    """What the collector needs from storage."""
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema (idempotent)."""
+
+    def insert_spans(self, batch: pa.Table) -> None:
+        """Insert normalized span rows (columns as ``queries.SPAN_COLUMNS``) in one INSERT."""
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
+        """Run a parameterized SELECT and return its result as Arrow."""
+
+    def close(self) -> None: ...
+
+
+def open_store(data_dir: str) -> Store:
+    """The embedded store (chDB) in ``data_dir``, schema migrated."""
+    from ._chdb import ChdbStore
+
+    store = ChdbStore(data_dir)
+    store.migrate()
+    return store
+
+
+__all__ = ["Store", "StoreError", "open_store"]
