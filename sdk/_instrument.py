@@ -28,11 +28,17 @@ def _sdk_failed(site: str) -> None:
                      exc_info=True)
 
 
+def _error_type(exc: BaseException) -> str:
+    """Fully qualified class name, as OpenTelemetry writes ``exception.type``."""
+    cls = type(exc)
+    return cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+
+
 def _finish(span: trace.Span, exc: BaseException | None) -> None:
     try:
         if exc is not None and not isinstance(exc, GeneratorExit):
             span.record_exception(exc)
-            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_attribute("error.type", _error_type(exc))
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         span.end()
     except Exception:

@@ -1,0 +1,87 @@
+"""Shared fixtures. Tiers: ``tests/unit`` (no services), ``tests/integration`` (the real
+embedded ClickHouse in-process, and real collector processes on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# SDK bugs must fail tests instead of being swallowed by the SDK's guard.
+os.environ["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"collector exited with {proc.returncode}: {output}")
+        try:
+            with urllib.request.urlopen(url + "/healthz", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"collector at {url} not healthy after {timeout} s")
+
+
+class CollectorProcess:
+    """``spyglass up`` as a real process on a free port with its own data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> CollectorProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "spyglass.cli", "up", "--port", str(self.port),
+             "--data-dir", str(self.data_dir)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        wait_healthy(self.url, self.proc)
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:
+    """One real collector process for the session (tests isolate by trace ID)."""
+    proc = CollectorProcess(tmp_path_factory.mktemp("collector-data")).start()
+    yield proc
+    proc.stop()
+
+
+def run_app(script: str, *args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a test application (``tests/apps/SCRIPT``) in its own interpreter."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
+    full_env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(ROOT / "tests" / "apps" / script), *args],
+                          env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
