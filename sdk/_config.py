@@ -58,6 +58,7 @@ def init(
     max_queue_size: int = 2048,
     schedule_delay_millis: float = 1000,
     export_timeout: float = 5.0,
+    shutdown_timeout: float = 3.0,
 ) -> TracerProvider:
     """Send this process's spans to a Spyglass collector over OTLP/HTTP.
 
@@ -71,6 +72,11 @@ def init(
     If the application already installed an OpenTelemetry SDK ``TracerProvider``, Spyglass
     adds its processors to it instead of replacing it (its resource, and so its service
     name, stay the application's). Returns the provider in use.
+
+    Export never runs on the application's threads: at most ``max_queue_size`` ended spans
+    wait for export (more are dropped and counted in ``spyglass.sdk_stats()``), one export
+    waits at most ``export_timeout`` seconds, and at interpreter exit Spyglass gives up
+    exporting after ``shutdown_timeout`` seconds.
 
     Example::
 
@@ -103,7 +109,8 @@ def init(
     )
     cohort = CohortProcessor()
     export = BoundedExportProcessor(
-        exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis
+        exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis,
+        shutdown_timeout=shutdown_timeout,
     )
     provider.add_span_processor(cohort)
     provider.add_span_processor(export)

@@ -57,8 +57,10 @@ class BoundedExportProcessor(SpanProcessor):
     """
 
     def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 2048,
-                 schedule_delay_millis: float = 1000, max_export_batch_size: int = 512) -> None:
+                 schedule_delay_millis: float = 1000, max_export_batch_size: int = 512,
+                 shutdown_timeout: float = 3.0) -> None:
         self._max_queue = max_queue_size
+        self._shutdown_timeout = shutdown_timeout
         self._pending = 0
         self._lock = threading.Lock()
         self._batch = BatchSpanProcessor(
@@ -86,7 +88,17 @@ class BoundedExportProcessor(SpanProcessor):
             self._batch.on_end(span)
 
     def shutdown(self) -> None:
-        self._batch.shutdown()
+        """Export what is queued, but give up after ``shutdown_timeout`` seconds: a dead
+        collector must not hold the application's exit (OpenTelemetry's own limit is 30 s)."""
+        worker = threading.Thread(target=self._batch.shutdown, name="spyglass-shutdown", daemon=True)
+        worker.start()
+        worker.join(self._shutdown_timeout)
+        if worker.is_alive():
+            with self._lock:
+                lost = self._pending
+            counters.spans_dropped += lost
+            log_rate_limited("shutdown", "spyglass: gave up exporting %d spans at exit after %.1f s",
+                             lost, self._shutdown_timeout)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._batch.force_flush(timeout_millis)
