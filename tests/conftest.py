@@ -11,6 +11,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,6 +68,17 @@ class CollectorProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The real embedded store, in-process. chDB allows one data directory per process, so
+    the whole session shares this one; tests isolate by trace ID and project."""
+    from spyglass.collector.store import open_store
+
+    s = open_store(str(tmp_path_factory.mktemp("store")))
+    yield s
+    s.close()
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ import gzip
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,19 +14,11 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from spyglass.collector import Settings, create_app
-from spyglass.collector.store import Store, StoreError, open_store, queries
+from spyglass.collector.store import Store, StoreError, queries
 from tests import payloads as P
 
 pytestmark = pytest.mark.integration
 PB = {"content-type": "application/x-protobuf"}
-
-
-@pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    # chDB allows one data directory per process: the whole session shares this store.
-    s = open_store(str(tmp_path_factory.mktemp("store")))
-    yield s
-    s.close()
 
 
 @pytest.fixture()
