@@ -44,50 +44,89 @@ def _span(row: dict[str, Any], trace_start: int) -> dict[str, Any]:
         "status": {"code": row["status_code"], "message": row["status_message"] or None},
         "error_type": row["error_type"] or None,
         "data_class": row["data_class"] or None,
-        "cohort": _present({
-            "tenant": row["tenant"], "workflow": row["workflow"], "intent": row["intent"],
-            "release": row["release"], "user": row["user_id"], "session": row["session_id"],
-        }),
-        "llm": _present({
-            "operation": row["operation"], "provider": row["provider"],
-            "request_model": row["request_model"], "response_model": row["response_model"],
-            "endpoint_type": row["endpoint_type"], "batch_job_id": row["batch_job_id"],
-            "prompt_name": row["prompt_name"], "prompt_version": row["prompt_version"],
-            "prompt_hash": row["prompt_hash"], "input_tokens": row["input_tokens"],
-            "output_tokens": row["output_tokens"], "cached_input_tokens": row["cached_input_tokens"],
-            "finish_reasons": row["finish_reasons"], "is_fallback": row["is_fallback"],
-            "fallback_from": row["fallback_from"],
-        }),
-        "retrieval": _present({
-            "corpus": row["corpus"], "corpus_version": row["corpus_version"], "top_k": row["top_k"],
-            "documents": [
-                {"rank": i + 1, "id": doc,
-                 "score": row["document_scores"][i] if i < len(row["document_scores"] or []) else None}
-                for i, doc in enumerate(row["document_ids"] or [])
-            ],
-        }),
-        "tool": _present({
-            "name": row["tool_name"], "schema_version": row["tool_schema_version"],
-            "call_id": row["tool_call_id"], "authorization": row["authorization"],
-            "authorization_reason": row["authorization_reason"],
-        }),
+        "cohort": _present(
+            {
+                "tenant": row["tenant"],
+                "workflow": row["workflow"],
+                "intent": row["intent"],
+                "release": row["release"],
+                "user": row["user_id"],
+                "session": row["session_id"],
+            }
+        ),
+        "llm": _present(
+            {
+                "operation": row["operation"],
+                "provider": row["provider"],
+                "request_model": row["request_model"],
+                "response_model": row["response_model"],
+                "endpoint_type": row["endpoint_type"],
+                "batch_job_id": row["batch_job_id"],
+                "prompt_name": row["prompt_name"],
+                "prompt_version": row["prompt_version"],
+                "prompt_hash": row["prompt_hash"],
+                "input_tokens": row["input_tokens"],
+                "output_tokens": row["output_tokens"],
+                "cached_input_tokens": row["cached_input_tokens"],
+                "finish_reasons": row["finish_reasons"],
+                "is_fallback": row["is_fallback"],
+                "fallback_from": row["fallback_from"],
+            }
+        ),
+        "retrieval": _present(
+            {
+                "corpus": row["corpus"],
+                "corpus_version": row["corpus_version"],
+                "top_k": row["top_k"],
+                "documents": [
+                    {
+                        "rank": i + 1,
+                        "id": doc,
+                        "score": row["document_scores"][i] if i < len(row["document_scores"] or []) else None,
+                    }
+                    for i, doc in enumerate(row["document_ids"] or [])
+                ],
+            }
+        ),
+        "tool": _present(
+            {
+                "name": row["tool_name"],
+                "schema_version": row["tool_schema_version"],
+                "call_id": row["tool_call_id"],
+                "authorization": row["authorization"],
+                "authorization_reason": row["authorization_reason"],
+            }
+        ),
         "content": _present({"input": row["input"], "output": row["output"]}),
         "attributes": _map(row["attributes"]),
         "resource": _map(row["resource_attributes"]),
-        "scope": {"name": row["scope_name"], "version": row["scope_version"],
-                  "attributes": _map(row["scope_attributes"])},
+        "scope": {
+            "name": row["scope_name"],
+            "version": row["scope_version"],
+            "attributes": _map(row["scope_attributes"]),
+        },
         "events": [
             {"time": iso_ns(t), "offset_ms": (t - trace_start) / 1e6, "name": n, "attributes": _map(a)}
             for t, n, a in zip(row["events_ns"], row["events_name"], row["events_attributes"], strict=False)
         ],
         "links": [
             {"trace_id": t, "span_id": s, "trace_state": ts or None, "attributes": _map(a)}
-            for t, s, ts, a in zip(row["links_trace_id"], row["links_span_id"],
-                                   row["links_trace_state"], row["links_attributes"], strict=False)
+            for t, s, ts, a in zip(
+                row["links_trace_id"],
+                row["links_span_id"],
+                row["links_trace_state"],
+                row["links_attributes"],
+                strict=False,
+            )
         ],
         "trace_state": row["trace_state"] or None,
-        "dropped": _present({"attributes": row["dropped_attributes_count"],
-                             "events": row["dropped_events_count"], "links": row["dropped_links_count"]}),
+        "dropped": _present(
+            {
+                "attributes": row["dropped_attributes_count"],
+                "events": row["dropped_events_count"],
+                "links": row["dropped_links_count"],
+            }
+        ),
         "children": [],
     }
     return node

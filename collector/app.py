@@ -16,7 +16,6 @@ import polars as pl
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-
 from spyglass.analytics import build_trace
 
 from . import otlp
@@ -69,8 +68,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         uvicorn.run(app, port=4318)
     """
     settings = settings or Settings()
-    writer = BatchWriter(store, max_rows=settings.batch_max_rows, max_delay=settings.batch_max_delay,
-                         max_pending_rows=settings.max_pending_rows)
+    writer = BatchWriter(
+        store,
+        max_rows=settings.batch_max_rows,
+        max_delay=settings.batch_max_delay,
+        max_pending_rows=settings.max_pending_rows,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,8 +119,11 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
     @app.get("/api/traces/{trace_id}", summary="A whole trace: spans as a tree, with totals")
     def get_trace(trace_id: str, project: str = Query(default="default", max_length=200)) -> JSONResponse:
         if not TRACE_ID.match(trace_id) or not int(trace_id, 16):
-            return _api_error(400, f"trace ID {trace_id[:64]!r} is malformed: expected 32 hexadecimal "
-                                   "characters, not all zero (as printed by spyglass.current_trace_id())")
+            return _api_error(
+                400,
+                f"trace ID {trace_id[:64]!r} is malformed: expected 32 hexadecimal "
+                "characters, not all zero (as printed by spyglass.current_trace_id())",
+            )
         trace_id = trace_id.lower()
         try:
             table = store.query(queries.TRACE_SPANS, {"project": project, "trace_id": trace_id})
@@ -125,8 +131,11 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
             log.error("trace lookup failed: %s", exc)
             return _api_error(503, "the store could not be read; retry shortly")
         if table.num_rows == 0:
-            return _api_error(404, f"no trace {trace_id} in project {project!r}. Spans appear about a "
-                                   "second after the application exports them; check the ID and the project.")
+            return _api_error(
+                404,
+                f"no trace {trace_id} in project {project!r}. Spans appear about a "
+                "second after the application exports them; check the ID and the project.",
+            )
         return JSONResponse(build_trace(pl.from_arrow(table)))  # type: ignore[arg-type]
 
     @app.get("/healthz", summary="Liveness")
@@ -139,8 +148,12 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 def _otlp_error(media: str, status: int, message: str, retry_after: int | None = None) -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     grpc_code = {400: 3, 413: 8, 415: 3, 503: 14}.get(status, 2)
-    return Response(content=otlp.encode_status(media, grpc_code, message), status_code=status,
-                    media_type=media, headers=headers)
+    return Response(
+        content=otlp.encode_status(media, grpc_code, message),
+        status_code=status,
+        media_type=media,
+        headers=headers,
+    )
 
 
 def _api_error(status: int, message: str) -> JSONResponse:

@@ -17,7 +17,6 @@ from typing import Any
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
-
 from spyglass import attributes as A
 
 from .store.queries import SPAN_COLUMNS
@@ -25,22 +24,40 @@ from .store.queries import SPAN_COLUMNS
 _STR_MAP = pa.map_(pa.string(), pa.string())
 _TS = pa.timestamp("ns", tz="UTC")
 
-SCHEMA = pa.schema([
-    (c, t) for c, t in {
-        "trace_id": pa.binary(16), "span_id": pa.binary(8), "parent_span_id": pa.binary(8),
-        "flags": pa.uint32(), "start_time": _TS, "duration_ns": pa.uint64(),
-        "input_tokens": pa.uint32(), "output_tokens": pa.uint32(), "cached_input_tokens": pa.uint32(),
-        "top_k": pa.uint32(), "finish_reasons": pa.list_(pa.string()), "is_fallback": pa.bool_(),
-        "document_ids": pa.list_(pa.string()), "document_scores": pa.list_(pa.float32()),
-        "attributes": _STR_MAP, "resource_attributes": _STR_MAP, "scope_attributes": _STR_MAP,
-        "events_time": pa.list_(_TS), "events_name": pa.list_(pa.string()),
-        "events_attributes": pa.list_(_STR_MAP),
-        "links_trace_id": pa.list_(pa.binary(16)), "links_span_id": pa.list_(pa.binary(8)),
-        "links_trace_state": pa.list_(pa.string()), "links_attributes": pa.list_(_STR_MAP),
-        "dropped_attributes_count": pa.uint32(), "dropped_events_count": pa.uint32(),
-        "dropped_links_count": pa.uint32(),
-    }.items()
-])
+SCHEMA = pa.schema(
+    [
+        (c, t)
+        for c, t in {
+            "trace_id": pa.binary(16),
+            "span_id": pa.binary(8),
+            "parent_span_id": pa.binary(8),
+            "flags": pa.uint32(),
+            "start_time": _TS,
+            "duration_ns": pa.uint64(),
+            "input_tokens": pa.uint32(),
+            "output_tokens": pa.uint32(),
+            "cached_input_tokens": pa.uint32(),
+            "top_k": pa.uint32(),
+            "finish_reasons": pa.list_(pa.string()),
+            "is_fallback": pa.bool_(),
+            "document_ids": pa.list_(pa.string()),
+            "document_scores": pa.list_(pa.float32()),
+            "attributes": _STR_MAP,
+            "resource_attributes": _STR_MAP,
+            "scope_attributes": _STR_MAP,
+            "events_time": pa.list_(_TS),
+            "events_name": pa.list_(pa.string()),
+            "events_attributes": pa.list_(_STR_MAP),
+            "links_trace_id": pa.list_(pa.binary(16)),
+            "links_span_id": pa.list_(pa.binary(8)),
+            "links_trace_state": pa.list_(pa.string()),
+            "links_attributes": pa.list_(_STR_MAP),
+            "dropped_attributes_count": pa.uint32(),
+            "dropped_events_count": pa.uint32(),
+            "dropped_links_count": pa.uint32(),
+        }.items()
+    ]
+)
 
 # Column -> attribute names that fill it, in order of precedence.
 STRING_SOURCES: dict[str, tuple[str, ...]] = {
@@ -80,8 +97,11 @@ COUNT_SOURCES: dict[str, tuple[str, ...]] = {
 }
 # gen_ai.operation.name -> Spyglass kind, for spans from other instrumentations.
 KIND_BY_OPERATION = {
-    "chat": "llm", "text_completion": "llm", "generate_content": "llm",
-    "embeddings": "embedding", "execute_tool": "tool",
+    "chat": "llm",
+    "text_completion": "llm",
+    "generate_content": "llm",
+    "embeddings": "embedding",
+    "execute_tool": "tool",
 }
 _SPAN_KINDS = ("unspecified", "internal", "server", "client", "producer", "consumer")
 _STATUS = ("unset", "ok", "error")
@@ -158,6 +178,16 @@ def _take_list(attrs: dict[str, Any], name: str, kind: type) -> list[Any]:
     return []
 
 
+def _exception_type(span: Any, events_attrs: list[dict[str, Any]]) -> str:
+    """The first recorded exception's type, for error spans that carry no ``error.type``."""
+    if span.status.code != 2:
+        return ""
+    for event, attrs in zip(span.events, events_attrs, strict=True):
+        if event.name == "exception" and attrs.get("exception.type"):
+            return str(attrs["exception.type"])
+    return ""
+
+
 def _check_span(span: Any) -> str | None:
     if len(span.trace_id) != 16 or not any(span.trace_id):
         return "trace_id must be 16 bytes (32 hex characters), not all zero"
@@ -228,10 +258,7 @@ def normalize(request: ExportTraceServiceRequest, default_project: str = "defaul
                 cols["document_scores"].append([float(s) for s in scores])
                 events_attrs = [_attrs(e.attributes) for e in span.events]
                 if not cols["error_type"][-1]:
-                    cols["error_type"][-1] = next(
-                        (str(ea.get("exception.type")) for e, ea in zip(span.events, events_attrs)
-                         if e.name == "exception" and ea.get("exception.type")), ""
-                    ) if span.status.code == 2 else ""
+                    cols["error_type"][-1] = _exception_type(span, events_attrs)
                 cols["attributes"].append(_text_map(attrs))
                 cols["resource_attributes"].append(resource_text)
                 cols["scope_attributes"].append(scope_attrs)
@@ -245,8 +272,13 @@ def normalize(request: ExportTraceServiceRequest, default_project: str = "defaul
                 cols["links_attributes"].append([_text_map(_attrs(lk.attributes)) for lk in valid_links])
                 cols["dropped_attributes_count"].append(span.dropped_attributes_count)
                 cols["dropped_events_count"].append(span.dropped_events_count)
-                cols["dropped_links_count"].append(span.dropped_links_count + len(span.links) - len(valid_links))
+                cols["dropped_links_count"].append(
+                    span.dropped_links_count + len(span.links) - len(valid_links)
+                )
     table = pa.Table.from_pydict(
-        {c: pa.array(cols[c], SCHEMA.field(c).type if c in SCHEMA.names else pa.string()) for c in SPAN_COLUMNS}
+        {
+            c: pa.array(cols[c], SCHEMA.field(c).type if c in SCHEMA.names else pa.string())
+            for c in SPAN_COLUMNS
+        }
     )
     return Normalized(table=table, accepted=table.num_rows, rejected=rejected, errors=errors)

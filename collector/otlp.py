@@ -37,8 +37,7 @@ def media_type(content_type: str | None) -> str:
     base = (content_type or "").split(";", 1)[0].strip().lower()
     if base not in (PROTOBUF, JSON):
         raise UnsupportedMediaType(
-            f"Content-Type {content_type or '(none)'!r} is not supported: "
-            f"send {PROTOBUF} or {JSON}"
+            f"Content-Type {content_type or '(none)'!r} is not supported: send {PROTOBUF} or {JSON}"
         )
     return base
 

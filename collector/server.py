@@ -19,8 +19,11 @@ def serve(settings: Settings) -> None:
     except StoreError as exc:
         sys.exit(f"spyglass: {exc}")
     app = create_app(store, settings)
-    print(f"Spyglass collector on http://{settings.host}:{settings.port}  "
-          f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, data: {store.path})", flush=True)  # type: ignore[attr-defined]
+    print(
+        f"Spyglass collector on http://{settings.host}:{settings.port}  "
+        f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, data: {store.location})",
+        flush=True,
+    )
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
     finally:

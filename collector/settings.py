@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, fields
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,8 @@ class Settings:
     batch_max_delay: float = 0.1
     """Longest a span waits for its INSERT, in seconds (``SPYGLASS_BATCH_MAX_DELAY``)."""
     max_pending_rows: int = 1_000_000
-    """Spans waiting for the store beyond which exports get 503 + Retry-After (``SPYGLASS_MAX_PENDING_ROWS``)."""
+    """Spans waiting for the store beyond which exports get 503 + Retry-After
+    (``SPYGLASS_MAX_PENDING_ROWS``)."""
     default_project: str = "default"
     """Project of spans whose resource names none (``SPYGLASS_DEFAULT_PROJECT``)."""
 
@@ -32,11 +34,13 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(f"SPYGLASS_{f.name.upper()}")
             if raw:
-                kind = type(f.default)
+                kind: Any = type(f.default)
                 try:
                     values[f.name] = kind(raw)
                 except ValueError as exc:
-                    raise ValueError(f"SPYGLASS_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from exc
+                    raise ValueError(
+                        f"SPYGLASS_{f.name.upper()}={raw!r} is not a valid {kind.__name__}"
+                    ) from exc
             if overrides.get(f.name) is not None:
                 values[f.name] = overrides[f.name]
         return cls(**values)  # type: ignore[arg-type]

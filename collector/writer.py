@@ -37,8 +37,14 @@ class _Pending:
 
 
 class BatchWriter:
-    def __init__(self, store: Store, *, max_rows: int = 20_000, max_delay: float = 0.1,
-                 max_pending_rows: int = 1_000_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_rows: int = 20_000,
+        max_delay: float = 0.1,
+        max_pending_rows: int = 1_000_000,
+    ) -> None:
         self._store = store
         self._max_rows = max_rows
         self._max_delay = max_delay
@@ -55,8 +61,9 @@ class BatchWriter:
         self._thread.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close()
 
     def close(self) -> None:
@@ -89,10 +96,14 @@ class BatchWriter:
             if not self._queue:
                 return []
             deadline = self._queue[0].arrived + self._max_delay
-            while (not self._stopping and self._pending_rows < self._max_rows
-                   and (remaining := deadline - time.monotonic()) > 0):
+            while (
+                not self._stopping
+                and self._pending_rows < self._max_rows
+                and (remaining := deadline - time.monotonic()) > 0
+            ):
                 self._cond.wait(remaining)
-            batch, rows = [], 0
+            batch: list[_Pending] = []
+            rows = 0
             while self._queue and (not batch or rows + self._queue[0].table.num_rows <= self._max_rows):
                 item = self._queue.popleft()
                 batch.append(item)

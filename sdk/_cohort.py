@@ -42,8 +42,14 @@ def cohort(
         with spyglass.cohort(tenant="acme", workflow="support", release="2026.11.2"):
             answer(question)      # every span inside carries the cohort
     """
-    given = {"tenant": tenant, "workflow": workflow, "intent": intent,
-             "release": release, "user": user, "session": session}
+    given = {
+        "tenant": tenant,
+        "workflow": workflow,
+        "intent": intent,
+        "release": release,
+        "user": user,
+        "session": session,
+    }
     merged = dict(current_cohort_attributes() or {})
     for field, value in given.items():
         if value is not None:

@@ -109,7 +109,9 @@ def init(
     )
     cohort = CohortProcessor()
     export = BoundedExportProcessor(
-        exporter, max_queue_size=max_queue_size, schedule_delay_millis=schedule_delay_millis,
+        exporter,
+        max_queue_size=max_queue_size,
+        schedule_delay_millis=schedule_delay_millis,
         shutdown_timeout=shutdown_timeout,
     )
     provider.add_span_processor(cohort)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 from collections.abc import Callable
@@ -18,14 +19,22 @@ from ._state import state
 H = TypeVar("H", bound=SpanHandle)
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Spans opened by ``with factory:`` blocks, per context: one factory object may be entered by
+# many threads and tasks at once (a module-level ``spyglass.span("step")``), so its open spans
+# cannot live on the factory itself.
+_OPEN: contextvars.ContextVar[tuple[tuple[object, trace.Span | None, object], ...]] = contextvars.ContextVar(
+    "spyglass_open_spans", default=()
+)
+
 
 def _sdk_failed(site: str) -> None:
     """Called inside an ``except`` block on the hot path (cheaper than a context manager)."""
     counters.internal_errors += 1
     if raise_internal_errors():
-        raise  # noqa: PLE0704 - re-raises the exception being handled
-    log_rate_limited(site, "spyglass: internal error in %s (the application is unaffected)", site,
-                     exc_info=True)
+        raise
+    log_rate_limited(
+        site, "spyglass: internal error in %s (the application is unaffected)", site, exc_info=True
+    )
 
 
 def _error_type(exc: BaseException) -> str:
@@ -53,13 +62,12 @@ class SpanFactory(Generic[H]):
     of a generator ends when the stream is exhausted, fails or is closed).
     """
 
-    __slots__ = ("_active", "_attributes", "_handle_cls", "_name")
+    __slots__ = ("_attributes", "_handle_cls", "_name")
 
     def __init__(self, name: str | None, attributes: dict[str, Any], handle_cls: type[H]) -> None:
         self._name = name
         self._attributes = attributes
         self._handle_cls = handle_cls
-        self._active: list[tuple[trace.Span, object]] = []
 
     # --- span lifecycle --------------------------------------------------------------------------
     def _start(self, name: str) -> trace.Span | None:
@@ -72,16 +80,23 @@ class SpanFactory(Generic[H]):
     # --- context manager -------------------------------------------------------------------------
     def __enter__(self) -> H:
         span = self._start(self._name or str(self._attributes.get("spyglass.span.kind", "span")))
-        if span is None:
-            span = trace.INVALID_SPAN
-        token = otel_context.attach(trace.set_span_in_context(span))
-        self._active.append((span, token))
-        return self._handle_cls(span)
+        # A span that failed to start leaves the context alone: the block keeps its outer trace.
+        token = None if span is None else otel_context.attach(trace.set_span_in_context(span))
+        _OPEN.set((*_OPEN.get(), (self, span, token)))
+        return self._handle_cls(span if span is not None else trace.INVALID_SPAN)
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        span, token = self._active.pop()
-        otel_context.detach(token)  # type: ignore[arg-type]
-        if span is not trace.INVALID_SPAN:
+        opened = _OPEN.get()
+        for i in range(len(opened) - 1, -1, -1):
+            if opened[i][0] is self:
+                _, span, token = opened[i]
+                _OPEN.set(opened[:i] + opened[i + 1 :])
+                break
+        else:
+            return
+        if token is not None:
+            otel_context.detach(token)  # type: ignore[arg-type]
+        if span is not None:
             _finish(span, exc)
 
     async def __aenter__(self) -> H:
@@ -202,11 +217,9 @@ def _wrap_async_generator(func: Callable[..., Any], name: str, start: Start) -> 
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         span = start(name)
         agen = func(*args, **kwargs)
-        if span is None:
-            async for item in agen:
-                yield item
-            return
-        ctx = trace.set_span_in_context(span)
+        # Without a span, relay in the context the stream started in: asend/athrow still reach
+        # the application's generator unchanged.
+        ctx = trace.set_span_in_context(span) if span is not None else otel_context.get_current()
         error: BaseException | None = None
         to_send: Any = None
         to_throw: BaseException | None = None
@@ -234,13 +247,15 @@ def _wrap_async_generator(func: Callable[..., Any], name: str, start: Start) -> 
                 await agen.aclose()
             finally:
                 otel_context.detach(token)
-            span.set_attribute("spyglass.stream.closed_early", True)
+            if span is not None:
+                span.set_attribute("spyglass.stream.closed_early", True)
             raise
         except BaseException as exc:
             error = exc
             raise
         finally:
-            _finish(span, error)
+            if span is not None:
+                _finish(span, error)
 
     return wrapper
 
@@ -253,4 +268,3 @@ def static_attributes(kind: str, values: dict[str, Any]) -> dict[str, Any]:
             if value is not None:
                 attrs[key] = value
     return attrs
-

@@ -25,7 +25,7 @@ class CohortProcessor(SpanProcessor):
 
 
 class _CountingExporter(SpanExporter):
-    def __init__(self, inner: SpanExporter, on_taken: "BoundedExportProcessor") -> None:
+    def __init__(self, inner: SpanExporter, on_taken: BoundedExportProcessor) -> None:
         self._inner = inner
         self._owner = on_taken
 
@@ -37,8 +37,9 @@ class _CountingExporter(SpanExporter):
         else:
             counters.export_failures += 1
             counters.spans_dropped += len(spans)
-            log_rate_limited("export", "spyglass: could not export %d spans (collector unreachable?)",
-                             len(spans))
+            log_rate_limited(
+                "export", "spyglass: could not export %d spans (collector unreachable?)", len(spans)
+            )
         return result
 
     def shutdown(self) -> None:
@@ -56,9 +57,15 @@ class BoundedExportProcessor(SpanProcessor):
     or slow collector costs the application neither time nor unbounded memory.
     """
 
-    def __init__(self, exporter: SpanExporter, *, max_queue_size: int = 2048,
-                 schedule_delay_millis: float = 1000, max_export_batch_size: int = 512,
-                 shutdown_timeout: float = 3.0) -> None:
+    def __init__(
+        self,
+        exporter: SpanExporter,
+        *,
+        max_queue_size: int = 2048,
+        schedule_delay_millis: float = 1000,
+        max_export_batch_size: int = 512,
+        shutdown_timeout: float = 3.0,
+    ) -> None:
         self._max_queue = max_queue_size
         self._shutdown_timeout = shutdown_timeout
         self._pending = 0
@@ -76,14 +83,17 @@ class BoundedExportProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         with internal_errors("export processor"):
+            if span.context is None or not span.context.trace_flags.sampled:
+                return  # never exported (the batch processor ignores it): never counted
             with self._lock:
                 full = self._pending >= self._max_queue
                 if not full:
                     self._pending += 1
             if full:
                 counters.spans_dropped += 1
-                log_rate_limited("queue-full", "spyglass: export queue full (%d spans); dropping spans",
-                                 self._max_queue)
+                log_rate_limited(
+                    "queue-full", "spyglass: export queue full (%d spans); dropping spans", self._max_queue
+                )
                 return
             self._batch.on_end(span)
 
@@ -97,8 +107,12 @@ class BoundedExportProcessor(SpanProcessor):
             with self._lock:
                 lost = self._pending
             counters.spans_dropped += lost
-            log_rate_limited("shutdown", "spyglass: gave up exporting %d spans at exit after %.1f s",
-                             lost, self._shutdown_timeout)
+            log_rate_limited(
+                "shutdown",
+                "spyglass: gave up exporting %d spans at exit after %.1f s",
+                lost,
+                self._shutdown_timeout,
+            )
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._batch.force_flush(timeout_millis)

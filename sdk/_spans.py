@@ -173,11 +173,11 @@ class RetrievalSpan(SpanHandle):
     def set_documents(self, ids: Sequence[str], scores: Sequence[float] | None = None) -> None:
         """The documents returned, in rank order, with their scores when known."""
         id_list = [str(i) for i in ids]
+        score_list = None if scores is None else [float(s) for s in scores]
+        if score_list is not None and len(score_list) != len(id_list):
+            raise ValueError(f"{len(id_list)} document IDs but {len(score_list)} scores")
         self._span.set_attribute(A.RETRIEVAL_DOCUMENT_IDS, id_list)
-        if scores is not None:
-            score_list = [float(s) for s in scores]
-            if len(score_list) != len(id_list):
-                raise ValueError(f"{len(id_list)} document IDs but {len(score_list)} scores")
+        if score_list is not None:
             self._span.set_attribute(A.RETRIEVAL_DOCUMENT_SCORES, score_list)
 
 

@@ -53,9 +53,19 @@ class CollectorProcess:
     def start(self) -> CollectorProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "spyglass.cli", "up", "--port", str(self.port),
-             "--data-dir", str(self.data_dir)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "spyglass.cli",
+                "up",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         wait_healthy(self.url, self.proc)
         return self
@@ -89,11 +99,18 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     proc.stop()
 
 
-def run_app(script: str, *args: str, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def run_app(
+    script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run a test application (``tests/apps/SCRIPT``) in its own interpreter."""
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
     full_env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
     full_env.update(env or {})
-    return subprocess.run([sys.executable, str(ROOT / "tests" / "apps" / script), *args],
-                          env=full_env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "apps" / script), *args],
+        env=full_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

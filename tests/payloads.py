@@ -31,13 +31,28 @@ def new_trace_id() -> bytes:
     return os.urandom(16)
 
 
-def span(trace_id: bytes, *, name: str = "op", span_id: bytes | None = None, parent: bytes = b"",
-         attrs: dict[str, Any] | None = None, start_ns: int | None = None, duration_ns: int = 1_000_000,
-         error: str | None = None) -> Span:
+def span(
+    trace_id: bytes,
+    *,
+    name: str = "op",
+    span_id: bytes | None = None,
+    parent: bytes = b"",
+    attrs: dict[str, Any] | None = None,
+    start_ns: int | None = None,
+    duration_ns: int = 1_000_000,
+    error: str | None = None,
+) -> Span:
     start = start_ns if start_ns is not None else time.time_ns()
-    s = Span(trace_id=trace_id, span_id=span_id or os.urandom(8), parent_span_id=parent, name=name,
-             kind=Span.SPAN_KIND_INTERNAL, start_time_unix_nano=start, end_time_unix_nano=start + duration_ns,
-             attributes=kvs(attrs or {}))
+    s = Span(
+        trace_id=trace_id,
+        span_id=span_id or os.urandom(8),
+        parent_span_id=parent,
+        name=name,
+        kind=Span.SPAN_KIND_INTERNAL,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + duration_ns,
+        attributes=kvs(attrs or {}),
+    )
     if error:
         s.status.CopyFrom(Status(code=Status.STATUS_CODE_ERROR, message=error))
     return s

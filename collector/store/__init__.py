@@ -14,6 +14,9 @@ class StoreError(RuntimeError):
 class Store(Protocol):
     """What the collector needs from storage."""
 
+    location: str
+    """Where the data lives, for people: a directory or a server address."""
+
     def migrate(self) -> None:
         """Create or upgrade the schema (idempotent)."""
 

@@ -20,6 +20,7 @@ class ChdbStore:
         import chdb
 
         self.path = os.path.abspath(data_dir)
+        self.location = self.path
         os.makedirs(self.path, exist_ok=True)
         self._chdb = chdb
         self._local = threading.local()

@@ -8,28 +8,76 @@ from importlib import resources
 
 # Columns the normalizer produces, in insert order (ingested_at is filled by the table default).
 SPAN_COLUMNS: tuple[str, ...] = (
-    "project", "trace_id", "span_id", "parent_span_id", "trace_state", "flags",
-    "start_time", "duration_ns", "name", "span_kind", "kind", "status_code", "status_message",
-    "error_type", "service", "scope_name", "scope_version",
-    "tenant", "workflow", "intent", "release", "user_id", "session_id",
-    "operation", "provider", "request_model", "response_model", "endpoint_type", "batch_job_id",
-    "prompt_name", "prompt_version", "prompt_hash",
-    "input_tokens", "output_tokens", "cached_input_tokens", "finish_reasons",
-    "is_fallback", "fallback_from",
-    "corpus", "corpus_version", "top_k", "document_ids", "document_scores",
-    "tool_name", "tool_schema_version", "tool_call_id", "authorization", "authorization_reason",
-    "data_class", "input", "output",
-    "attributes", "resource_attributes", "scope_attributes",
-    "events_time", "events_name", "events_attributes",
-    "links_trace_id", "links_span_id", "links_trace_state", "links_attributes",
-    "dropped_attributes_count", "dropped_events_count", "dropped_links_count",
+    "project",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "trace_state",
+    "flags",
+    "start_time",
+    "duration_ns",
+    "name",
+    "span_kind",
+    "kind",
+    "status_code",
+    "status_message",
+    "error_type",
+    "service",
+    "scope_name",
+    "scope_version",
+    "tenant",
+    "workflow",
+    "intent",
+    "release",
+    "user_id",
+    "session_id",
+    "operation",
+    "provider",
+    "request_model",
+    "response_model",
+    "endpoint_type",
+    "batch_job_id",
+    "prompt_name",
+    "prompt_version",
+    "prompt_hash",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "finish_reasons",
+    "is_fallback",
+    "fallback_from",
+    "corpus",
+    "corpus_version",
+    "top_k",
+    "document_ids",
+    "document_scores",
+    "tool_name",
+    "tool_schema_version",
+    "tool_call_id",
+    "authorization",
+    "authorization_reason",
+    "data_class",
+    "input",
+    "output",
+    "attributes",
+    "resource_attributes",
+    "scope_attributes",
+    "events_time",
+    "events_name",
+    "events_attributes",
+    "links_trace_id",
+    "links_span_id",
+    "links_trace_state",
+    "links_attributes",
+    "dropped_attributes_count",
+    "dropped_events_count",
+    "dropped_links_count",
 )
 
 _HEX_IDS = {"trace_id", "span_id", "parent_span_id"}
 
 INSERT_SPANS = (
-    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) "
-    f"SELECT {', '.join(SPAN_COLUMNS)} FROM Python(spans_batch)"
+    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) SELECT {', '.join(SPAN_COLUMNS)} FROM Python(spans_batch)"
 )
 
 
@@ -88,9 +136,7 @@ ORDER BY version
 
 APPLIED_MIGRATIONS = "SELECT version FROM schema_migrations FINAL ORDER BY version"
 
-RECORD_MIGRATION = (
-    "INSERT INTO schema_migrations (version, name) VALUES ({version:UInt32}, {name:String})"
-)
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ({version:UInt32}, {name:String})"
 
 
 def migrations() -> list[tuple[int, str, list[str]]]:

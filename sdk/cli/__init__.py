@@ -18,8 +18,10 @@ def _cmd_up(args: argparse.Namespace) -> int:
         from spyglass.collector.server import serve
         from spyglass.collector.settings import Settings
     except ImportError as exc:
-        print(f"spyglass up needs the server extra ({exc.name} is missing): "
-              "pip install 'spyglass[server]'", file=sys.stderr)
+        print(
+            f"spyglass up needs the server extra ({exc.name} is missing): pip install 'spyglass[server]'",
+            file=sys.stderr,
+        )
         return 2
     settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
     if args.demo:
@@ -60,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("trace", help="print one trace as a tree")
     tr.add_argument("trace_id", help="32 hex characters, as spyglass.current_trace_id() returns")
-    tr.add_argument("--endpoint", default=None,
-                    help=f"collector URL (default $SPYGLASS_ENDPOINT, else {DEFAULT_ENDPOINT})")
+    tr.add_argument(
+        "--endpoint",
+        default=None,
+        help=f"collector URL (default $SPYGLASS_ENDPOINT, else {DEFAULT_ENDPOINT})",
+    )
     tr.add_argument("--project", default="default")
     tr.add_argument("--json", action="store_true", help="print the API's JSON instead of a tree")
     tr.set_defaults(func=_cmd_trace)

@@ -38,8 +38,9 @@ def answer(rng: random.Random) -> str | None:
             model = "gpt-4o-mini"
             if rng.random() < 0.1:
                 try:
-                    with spyglass.llm(model="gpt-4o", provider="openai", prompt_name="answer",
-                                      prompt_version="v3"):
+                    with spyglass.llm(
+                        model="gpt-4o", provider="openai", prompt_name="answer", prompt_version="v3"
+                    ):
                         time.sleep(rng.uniform(0.02, 0.05))
                         raise TimeoutError("provider timed out after 30 s")
                 except TimeoutError:
@@ -47,8 +48,9 @@ def answer(rng: random.Random) -> str | None:
                 fallback = {"fallback_from": "gpt-4o"}
             else:
                 fallback = {}
-            with spyglass.llm(model=model, provider="openai", prompt_name="answer", prompt_version="v3",
-                              **fallback) as call:
+            with spyglass.llm(
+                model=model, provider="openai", prompt_name="answer", prompt_version="v3", **fallback
+            ) as call:
                 time.sleep(rng.uniform(0.02, 0.08))
                 call.set_usage(input_tokens=rng.randint(300, 900), output_tokens=rng.randint(20, 200))
                 call.set_response(model=model + "-2024-07-18", finish_reason="stop")

@@ -11,8 +11,10 @@ from typing import Any
 
 def fetch_trace(endpoint: str, trace_id: str, project: str = "default") -> tuple[int, dict[str, Any]]:
     """GET /api/traces/{id}: (status, JSON body). Connection problems become a readable body."""
-    url = (f"{endpoint}/api/traces/{urllib.parse.quote(trace_id, safe='')}"
-           f"?{urllib.parse.urlencode({'project': project})}")
+    url = (
+        f"{endpoint}/api/traces/{urllib.parse.quote(trace_id, safe='')}"
+        f"?{urllib.parse.urlencode({'project': project})}"
+    )
     try:
         with urllib.request.urlopen(url, timeout=30) as resp:
             return resp.status, json.load(resp)
@@ -22,8 +24,10 @@ def fetch_trace(endpoint: str, trace_id: str, project: str = "default") -> tuple
         except ValueError:
             return err.code, {"detail": f"HTTP {err.code} from {url}"}
     except (urllib.error.URLError, OSError) as err:
-        return 0, {"detail": f"cannot reach the collector at {endpoint} ({err}). Is `spyglass up` "
-                             "running? Set --endpoint or SPYGLASS_ENDPOINT to point elsewhere."}
+        return 0, {
+            "detail": f"cannot reach the collector at {endpoint} ({err}). Is `spyglass up` "
+            "running? Set --endpoint or SPYGLASS_ENDPOINT to point elsewhere."
+        }
 
 
 def _ms(value: float) -> str:
@@ -37,7 +41,9 @@ def _describe(span: dict[str, Any]) -> str:
     parts.append(f"+{_ms(span['offset_ms'])} {_ms(span['duration_ms'])}")
     llm = span.get("llm") or {}
     if llm.get("request_model") or llm.get("response_model"):
-        route = "/".join(x for x in (llm.get("provider"), llm.get("response_model") or llm.get("request_model")) if x)
+        route = "/".join(
+            x for x in (llm.get("provider"), llm.get("response_model") or llm.get("request_model")) if x
+        )
         parts.append(route)
     if llm.get("prompt_name"):
         parts.append(f"prompt {llm['prompt_name']}@{llm.get('prompt_version') or '?'}")
@@ -49,8 +55,10 @@ def _describe(span: dict[str, Any]) -> str:
     if ret.get("corpus"):
         parts.append(f"{ret['corpus']}@{ret.get('corpus_version') or '?'}")
     if ret.get("documents"):
-        docs = ", ".join(d["id"] + (f" {d['score']:.2f}" if d.get("score") is not None else "")
-                         for d in ret["documents"][:5])
+        docs = ", ".join(
+            d["id"] + (f" {d['score']:.2f}" if d.get("score") is not None else "")
+            for d in ret["documents"][:5]
+        )
         more = len(ret["documents"]) - 5
         parts.append(f"docs: {docs}" + (f" (+{more})" if more > 0 else ""))
     tool = span.get("tool") or {}
@@ -65,9 +73,11 @@ def _describe(span: dict[str, Any]) -> str:
 def render_trace(trace: dict[str, Any]) -> str:
     """The trace as text: a header with totals, then one line per span, children indented."""
     t = trace["totals"]
-    header = (f"trace {trace['trace_id']}  project {trace['project']}  {_ms(t['duration_ms'])}  "
-              f"{t['span_count']} spans  {t['error_count']} errors  "
-              f"tokens {t['input_tokens']} in / {t['output_tokens']} out")
+    header = (
+        f"trace {trace['trace_id']}  project {trace['project']}  {_ms(t['duration_ms'])}  "
+        f"{t['span_count']} spans  {t['error_count']} errors  "
+        f"tokens {t['input_tokens']} in / {t['output_tokens']} out"
+    )
     cohort = next((s.get("cohort") for s in trace["spans"] if s.get("cohort")), None)
     lines = [header]
     if cohort:

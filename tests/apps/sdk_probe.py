@@ -52,12 +52,17 @@ def host_provider() -> None:
             call_model(1)
         trace_id = spyglass.current_trace_id()
     spyglass.flush(timeout=30)
-    print(json.dumps({
-        "trace_id": trace_id,
-        "same_provider": returned is provider,
-        "global_is_host": trace.get_tracer_provider() is provider,
-        "memory_spans": sorted(s.name for s in memory.get_finished_spans()),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "trace_id": trace_id,
+                "same_provider": returned is provider,
+                "global_is_host": trace.get_tracer_provider() is provider,
+                "memory_spans": sorted(s.name for s in memory.get_finished_spans()),
+            }
+        ),
+        flush=True,
+    )
 
 
 def env() -> None:

@@ -28,14 +28,20 @@ def search(query: str) -> list[str]:
     return docs
 
 
-@spyglass.llm(model="gpt-4o", provider="openai", prompt_name="answer", prompt_version="v3",
-              prompt_template="Answer using {docs}: {question}")
+@spyglass.llm(
+    model="gpt-4o",
+    provider="openai",
+    prompt_name="answer",
+    prompt_version="v3",
+    prompt_template="Answer using {docs}: {question}",
+)
 def primary_model(question: str) -> str:
     raise ProviderTimeout("gpt-4o timed out after 30 s")
 
 
-@spyglass.llm(model="gpt-4o-mini", provider="openai", prompt_name="answer", prompt_version="v3",
-              fallback_from="gpt-4o")
+@spyglass.llm(
+    model="gpt-4o-mini", provider="openai", prompt_name="answer", prompt_version="v3", fallback_from="gpt-4o"
+)
 async def fallback_model(question: str) -> str:
     call = spyglass.current_span()
     call.set_input(question)
@@ -46,8 +52,13 @@ async def fallback_model(question: str) -> str:
     return "You can get a refund within 30 days."
 
 
-@spyglass.llm("suggest_followups", model="claude-haiku-4-5", provider="anthropic",
-              prompt_name="followups", prompt_version="v1")
+@spyglass.llm(
+    "suggest_followups",
+    model="claude-haiku-4-5",
+    provider="anthropic",
+    prompt_name="followups",
+    prompt_version="v1",
+)
 async def stream_followups() -> object:
     for token in ("Anything", " else", "?"):
         await asyncio.sleep(0.005)
@@ -74,10 +85,19 @@ async def answer_question(question: str) -> str:
 
 def main() -> None:
     endpoint = sys.argv[1]
-    spyglass.init(endpoint=endpoint, service_name="support-bot",
-                  capture_content=True if "--capture" in sys.argv else None)
-    with spyglass.cohort(tenant="acme", workflow="support", intent="refund", release="2026.11.2",
-                         user="user-42", session="sess-7"):
+    spyglass.init(
+        endpoint=endpoint,
+        service_name="support-bot",
+        capture_content=True if "--capture" in sys.argv else None,
+    )
+    with spyglass.cohort(
+        tenant="acme",
+        workflow="support",
+        intent="refund",
+        release="2026.11.2",
+        user="user-42",
+        session="sess-7",
+    ):
         asyncio.run(answer_question("How do I get a refund?"))
     assert spyglass.flush(timeout=30), "spans were not exported"
 

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store, StoreError, queries
+
 from tests import payloads as P
 
 pytestmark = pytest.mark.integration
@@ -40,8 +40,12 @@ def get(client: TestClient, trace_id: bytes) -> dict:
 def test_protobuf_export(client: TestClient) -> None:
     tid = P.new_trace_id()
     root = P.span(tid, name="root")
-    child = P.span(tid, name="chat", parent=root.span_id, attrs={
-        "gen_ai.operation.name": "chat", "gen_ai.request.model": "m1", "gen_ai.usage.input_tokens": 7})
+    child = P.span(
+        tid,
+        name="chat",
+        parent=root.span_id,
+        attrs={"gen_ai.operation.name": "chat", "gen_ai.request.model": "m1", "gen_ai.usage.input_tokens": 7},
+    )
     resp = client.post("/v1/traces", content=P.request(root, child).SerializeToString(), headers=PB)
     assert resp.status_code == 200
     assert resp.headers["content-type"] == "application/x-protobuf"
@@ -55,24 +59,60 @@ def test_protobuf_export(client: TestClient) -> None:
 
 def test_json_export_with_hex_ids_and_typed_values(client: TestClient) -> None:
     tid, sid = os.urandom(16).hex(), os.urandom(8).hex()
-    body = {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-svc"}}]},
-        "scopeSpans": [{"scope": {"name": "manual"}, "spans": [{
-            "traceId": tid.upper(), "spanId": sid, "name": "json span", "kind": 3,
-            "startTimeUnixNano": "1763900000123456789", "endTimeUnixNano": "1763900000223456789",
-            "attributes": [
-                {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
-                {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "11"}},
-                {"key": "custom.flag", "value": {"boolValue": True}},
-                {"key": "custom.list", "value": {"arrayValue": {"values": [{"intValue": "1"}, {"stringValue": "x"}]}}},
-                {"key": "custom.nested", "value": {"kvlistValue": {"values": [{"key": "a", "value": {"doubleValue": 1.5}}]}}},
-            ],
-            "status": {"code": 2, "message": "bad"},
-            "events": [{"timeUnixNano": "1763900000200000000", "name": "retry",
-                        "attributes": [{"key": "attempt", "value": {"intValue": 2}}]}],
-        }]}],
-    }]}
-    resp = client.post("/v1/traces", content=json.dumps(body), headers={"content-type": "application/json; charset=utf-8"})
+    body = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-svc"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "manual"},
+                        "spans": [
+                            {
+                                "traceId": tid.upper(),
+                                "spanId": sid,
+                                "name": "json span",
+                                "kind": 3,
+                                "startTimeUnixNano": "1763900000123456789",
+                                "endTimeUnixNano": "1763900000223456789",
+                                "attributes": [
+                                    {"key": "gen_ai.system", "value": {"stringValue": "openai"}},
+                                    {"key": "gen_ai.usage.prompt_tokens", "value": {"intValue": "11"}},
+                                    {"key": "custom.flag", "value": {"boolValue": True}},
+                                    {
+                                        "key": "custom.list",
+                                        "value": {
+                                            "arrayValue": {
+                                                "values": [{"intValue": "1"}, {"stringValue": "x"}]
+                                            }
+                                        },
+                                    },
+                                    {
+                                        "key": "custom.nested",
+                                        "value": {
+                                            "kvlistValue": {
+                                                "values": [{"key": "a", "value": {"doubleValue": 1.5}}]
+                                            }
+                                        },
+                                    },
+                                ],
+                                "status": {"code": 2, "message": "bad"},
+                                "events": [
+                                    {
+                                        "timeUnixNano": "1763900000200000000",
+                                        "name": "retry",
+                                        "attributes": [{"key": "attempt", "value": {"intValue": 2}}],
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
+    resp = client.post(
+        "/v1/traces", content=json.dumps(body), headers={"content-type": "application/json; charset=utf-8"}
+    )
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == "application/json"
     assert resp.json() == {}
@@ -84,8 +124,14 @@ def test_json_export_with_hex_ids_and_typed_values(client: TestClient) -> None:
     assert s["status"] == {"code": "error", "message": "bad"}
     # Unknown attributes are kept, with their JSON types.
     assert s["attributes"] == {"custom.flag": "true", "custom.list": '[1,"x"]', "custom.nested": '{"a":1.5}'}
-    assert s["events"] == [{"time": "2025-11-23T12:13:20.200000000Z", "offset_ms": 76.543211,
-                            "name": "retry", "attributes": {"attempt": "2"}}]
+    assert s["events"] == [
+        {
+            "time": "2025-11-23T12:13:20.200000000Z",
+            "offset_ms": 76.543211,
+            "name": "retry",
+            "attributes": {"attempt": "2"},
+        }
+    ]
 
 
 def test_gzip_export(client: TestClient) -> None:
@@ -103,7 +149,9 @@ def test_partial_success_keeps_the_good_spans(client: TestClient, store: Store) 
     bad_id.span_id = b"\x01\x02\x03"
     bad_time = P.span(tid, name="bad-time", start_ns=2_000, duration_ns=0)
     bad_time.end_time_unix_nano = 1_000
-    resp = client.post("/v1/traces", content=P.request(good, bad_id, bad_time).SerializeToString(), headers=PB)
+    resp = client.post(
+        "/v1/traces", content=P.request(good, bad_id, bad_time).SerializeToString(), headers=PB
+    )
     assert resp.status_code == 200
     partial = ExportTraceServiceResponse.FromString(resp.content).partial_success
     assert partial.rejected_spans == 2
@@ -121,21 +169,29 @@ def test_all_spans_rejected_is_400_and_stores_nothing(client: TestClient, store:
     assert span_count(store) == before
 
 
-@pytest.mark.parametrize(("body", "headers", "status", "message"), [
-    (b"\xff\xff\xff\xff garbage", PB, 400, "not a valid OTLP protobuf"),
-    (b"{not json", {"content-type": "application/json"}, 400, "not valid JSON"),
-    (b'{"resourceSpans": 5}', {"content-type": "application/json"}, 400, "not a valid OTLP"),
-    (b'[1, 2]', {"content-type": "application/json"}, 400, "must be an object"),
-    (b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 5}]}]}]}',
-     {"content-type": "application/json"}, 400, "not a valid OTLP"),
-    (b"hello", {"content-type": "text/plain"}, 415, "Content-Type 'text/plain' is not supported"),
-    (b"hello", {}, 415, "is not supported"),
-    (b"hello", {**PB, "content-encoding": "br"}, 415, "Content-Encoding 'br' is not supported"),
-    (b"not gzip at all", {**PB, "content-encoding": "gzip"}, 400, "not valid gzip"),
-    (gzip.compress(b"x" * 100)[:-10], {**PB, "content-encoding": "gzip"}, 400, "truncated"),
-])
-def test_bad_input_is_rejected_and_changes_nothing(client: TestClient, store: Store, body: bytes,
-                                                   headers: dict[str, str], status: int, message: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "message"),
+    [
+        (b"\xff\xff\xff\xff garbage", PB, 400, "not a valid OTLP protobuf"),
+        (b"{not json", {"content-type": "application/json"}, 400, "not valid JSON"),
+        (b'{"resourceSpans": 5}', {"content-type": "application/json"}, 400, "not a valid OTLP"),
+        (b"[1, 2]", {"content-type": "application/json"}, 400, "must be an object"),
+        (
+            b'{"resourceSpans": [{"scopeSpans": [{"spans": [{"name": 5}]}]}]}',
+            {"content-type": "application/json"},
+            400,
+            "not a valid OTLP",
+        ),
+        (b"hello", {"content-type": "text/plain"}, 415, "Content-Type 'text/plain' is not supported"),
+        (b"hello", {}, 415, "is not supported"),
+        (b"hello", {**PB, "content-encoding": "br"}, 415, "Content-Encoding 'br' is not supported"),
+        (b"not gzip at all", {**PB, "content-encoding": "gzip"}, 400, "not valid gzip"),
+        (gzip.compress(b"x" * 100)[:-10], {**PB, "content-encoding": "gzip"}, 400, "truncated"),
+    ],
+)
+def test_bad_input_is_rejected_and_changes_nothing(
+    client: TestClient, store: Store, body: bytes, headers: dict[str, str], status: int, message: str
+) -> None:
     before = span_count(store)
     resp = client.post("/v1/traces", content=body, headers=headers)
     assert resp.status_code == status
@@ -157,13 +213,17 @@ def test_oversized_bodies_get_413(store: Store) -> None:
         def chunks() -> Iterator[bytes]:  # no Content-Length: the limit holds while streaming
             yield big[:1500]
             yield big[1500:]
+
         assert small.post("/v1/traces", content=chunks(), headers=PB).status_code == 413
 
         bomb = gzip.compress(b"\x00" * 1_000_000)  # 1 KB that inflates to 1 MB
         assert len(bomb) < 2048
         resp = small.post("/v1/traces", content=bomb, headers={**PB, "content-encoding": "gzip"})
         assert resp.status_code == 413
-        assert "decompressed body exceeds the limit of 2048 bytes" in status_pb2.Status.FromString(resp.content).message
+        assert (
+            "decompressed body exceeds the limit of 2048 bytes"
+            in status_pb2.Status.FromString(resp.content).message
+        )
     assert span_count(store) == before
 
 
@@ -175,21 +235,34 @@ def test_redelivery_is_stored_once(client: TestClient, store: Store) -> None:
     trace = get(client, tid)
     assert sorted(s["name"] for s in trace["spans"]) == ["once", "twice"]
     assert trace["totals"]["span_count"] == 2
-    count = store.query("SELECT count() FROM spans FINAL WHERE trace_id = unhex({t:String})", {"t": tid.hex()})
+    count = store.query(
+        "SELECT count() FROM spans FINAL WHERE trace_id = unhex({t:String})", {"t": tid.hex()}
+    )
     assert count.column(0)[0].as_py() == 2
 
 
 def test_projects_are_separate(client: TestClient, store: Store) -> None:
     tid = P.new_trace_id()
-    req = P.request(P.span(tid, name="elsewhere"), resource={"service.name": "s", "spyglass.project": "other"})
+    req = P.request(
+        P.span(tid, name="elsewhere"), resource={"service.name": "s", "spyglass.project": "other"}
+    )
     assert client.post("/v1/traces", content=req.SerializeToString(), headers=PB).status_code == 200
     assert client.get(f"/api/traces/{tid.hex()}").status_code == 404
     assert client.get(f"/api/traces/{tid.hex()}", params={"project": "other"}).json()["project"] == "other"
 
 
-@pytest.mark.parametrize("bad_id", [
-    "abc", "0" * 32, "g" * 32, "a" * 33, "' OR 1=1 --" + "a" * 21, "%00" + "a" * 29, "a" * 5000,
-])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "abc",
+        "0" * 32,
+        "g" * 32,
+        "a" * 33,
+        "' OR 1=1 --" + "a" * 21,
+        "%00" + "a" * 29,
+        "a" * 5000,
+    ],
+)
 def test_malformed_trace_id_is_400(client: TestClient, bad_id: str) -> None:
     resp = client.get(f"/api/traces/{bad_id}")
     assert resp.status_code == 400

@@ -57,8 +57,13 @@ def test_tree_and_parents(bot_trace: dict[str, Any]) -> None:
     assert root["name"] == "answer_question" and root["kind"] == "workflow"
     assert root["parent_span_id"] is None
     children = [c["name"] for c in root["children"]]
-    assert children == ["retrieval kb", "chat gpt-4o", "chat gpt-4o-mini", "suggest_followups",
-                        "execute_tool issue_refund"]
+    assert children == [
+        "retrieval kb",
+        "chat gpt-4o",
+        "chat gpt-4o-mini",
+        "suggest_followups",
+        "execute_tool issue_refund",
+    ]
     for child in root["children"]:
         assert child["parent_span_id"] == root["span_id"]
         assert child["children"] == []
@@ -67,8 +72,14 @@ def test_tree_and_parents(bot_trace: dict[str, Any]) -> None:
 
 def test_cohort_on_every_span(bot_trace: dict[str, Any]) -> None:
     for span in flatten(bot_trace["spans"]):
-        assert span["cohort"] == {"tenant": "acme", "workflow": "support", "intent": "refund",
-                                  "release": "2026.11.2", "user": "user-42", "session": "sess-7"}
+        assert span["cohort"] == {
+            "tenant": "acme",
+            "workflow": "support",
+            "intent": "refund",
+            "release": "2026.11.2",
+            "user": "user-42",
+            "session": "sess-7",
+        }
         assert span["service"] == "support-bot"
 
 
@@ -118,8 +129,13 @@ def test_streamed_call_covers_the_stream(bot_trace: dict[str, Any]) -> None:
 def test_tool_authorization(bot_trace: dict[str, Any]) -> None:
     span = by_name(bot_trace)["execute_tool issue_refund"]
     assert span["kind"] == "tool"
-    assert span["tool"] == {"name": "issue_refund", "schema_version": "2", "call_id": "call-9",
-                            "authorization": "denied", "authorization_reason": "role lacks refunds"}
+    assert span["tool"] == {
+        "name": "issue_refund",
+        "schema_version": "2",
+        "call_id": "call-9",
+        "authorization": "denied",
+        "authorization_reason": "role lacks refunds",
+    }
 
 
 def test_totals(bot_trace: dict[str, Any]) -> None:
@@ -148,7 +164,10 @@ def test_content_exported_when_turned_on(collector: CollectorProcess) -> None:
     fallback = spans["chat gpt-4o-mini"]["content"]
     assert json.loads(fallback["input"])[0]["parts"][0]["content"] == "How do I get a refund?"
     assert json.loads(fallback["output"])[0]["role"] == "assistant"
-    assert json.loads(spans["execute_tool issue_refund"]["content"]["input"]) == {"order": "A-17", "amount": 30}
+    assert json.loads(spans["execute_tool issue_refund"]["content"]["input"]) == {
+        "order": "A-17",
+        "amount": 30,
+    }
 
 
 def test_content_env_variable(collector: CollectorProcess) -> None:
@@ -159,23 +178,36 @@ def test_content_env_variable(collector: CollectorProcess) -> None:
 
 
 def test_cli_prints_the_tree(collector: CollectorProcess, bot_trace: dict[str, Any]) -> None:
-    out = subprocess.run([sys.executable, "-m", "spyglass.cli", "trace", bot_trace["trace_id"],
-                          "--endpoint", collector.url], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli", "trace", bot_trace["trace_id"], "--endpoint", collector.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert lines[0].startswith(f"trace {bot_trace['trace_id']}")
     assert "6 spans  1 errors  tokens 160 in / 33 out" in lines[0]
     assert lines[2].startswith("answer_question  [workflow]")
-    assert any(l.startswith("├─ chat gpt-4o  [llm]") and "ERROR ProviderTimeout" in l for l in lines)
-    assert any("fallback from gpt-4o" in l and "tokens 120→30" in l for l in lines)
-    assert any(l.startswith("└─ execute_tool issue_refund") and "DENIED (role lacks refunds)" in l
-               for l in lines)
+    assert any(ln.startswith("├─ chat gpt-4o  [llm]") and "ERROR ProviderTimeout" in ln for ln in lines)
+    assert any("fallback from gpt-4o" in ln and "tokens 120→30" in ln for ln in lines)
+    assert any(
+        ln.startswith("└─ execute_tool issue_refund") and "DENIED (role lacks refunds)" in ln for ln in lines
+    )
 
 
 def test_cli_errors(collector: CollectorProcess) -> None:
-    unknown = subprocess.run([sys.executable, "-m", "spyglass.cli", "trace", "ab" * 16,
-                              "--endpoint", collector.url], capture_output=True, text=True, timeout=60)
+    unknown = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli", "trace", "ab" * 16, "--endpoint", collector.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert unknown.returncode == 1 and "no trace abab" in unknown.stderr
-    malformed = subprocess.run([sys.executable, "-m", "spyglass.cli", "trace", "nothex",
-                                "--endpoint", collector.url], capture_output=True, text=True, timeout=60)
+    malformed = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli", "trace", "nothex", "--endpoint", collector.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert malformed.returncode == 1 and "malformed" in malformed.stderr

@@ -55,8 +55,13 @@ class Blackhole:
 def test_hung_collector_neither_blocks_nor_grows_the_app() -> None:
     hole = Blackhole()
     try:
-        result = run_app("sdk_probe.py", "busy", "5000",
-                         env={"SPYGLASS_ENDPOINT": f"http://127.0.0.1:{hole.port}"}, timeout=90)
+        result = run_app(
+            "sdk_probe.py",
+            "busy",
+            "5000",
+            env={"SPYGLASS_ENDPOINT": f"http://127.0.0.1:{hole.port}"},
+            timeout=90,
+        )
     finally:
         hole.close()
     assert result.returncode == 0, result.stderr
@@ -71,8 +76,13 @@ def test_hung_collector_neither_blocks_nor_grows_the_app() -> None:
 
 
 def test_dead_collector_costs_the_app_nothing() -> None:
-    result = run_app("sdk_probe.py", "busy", "3000",
-                     env={"SPYGLASS_ENDPOINT": f"http://127.0.0.1:{free_port()}"}, timeout=90)
+    result = run_app(
+        "sdk_probe.py",
+        "busy",
+        "3000",
+        env={"SPYGLASS_ENDPOINT": f"http://127.0.0.1:{free_port()}"},
+        timeout=90,
+    )
     assert result.returncode == 0, result.stderr
     out = last_json(result.stdout)
     assert out["total"] == sum(i * 2 for i in range(3000))
@@ -131,15 +141,23 @@ def recorder() -> Iterator[Recorder]:
 def exported(rec: Recorder) -> tuple[dict[str, str], ExportTraceServiceRequest]:
     assert len(rec.requests) == 1
     req = rec.requests[0]
-    return {k.lower(): v for k, v in req["headers"].items()}, ExportTraceServiceRequest.FromString(req["body"])
+    return {k.lower(): v for k, v in req["headers"].items()}, ExportTraceServiceRequest.FromString(
+        req["body"]
+    )
 
 
 def test_spyglass_environment_variables(recorder: Recorder) -> None:
-    result = run_app("sdk_probe.py", "env", env={
-        "SPYGLASS_ENDPOINT": recorder.url, "SPYGLASS_API_KEY": "sk-test-123",
-        "SPYGLASS_SERVICE_NAME": "env-svc", "SPYGLASS_PROJECT": "proj-a",
-        "OTEL_EXPORTER_OTLP_HEADERS": "x-extra=1",
-    })
+    result = run_app(
+        "sdk_probe.py",
+        "env",
+        env={
+            "SPYGLASS_ENDPOINT": recorder.url,
+            "SPYGLASS_API_KEY": "sk-test-123",
+            "SPYGLASS_SERVICE_NAME": "env-svc",
+            "SPYGLASS_PROJECT": "proj-a",
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-extra=1",
+        },
+    )
     assert result.returncode == 0, result.stderr
     headers, body = exported(recorder)
     assert recorder.requests[0]["path"] == "/v1/traces"
@@ -152,10 +170,15 @@ def test_spyglass_environment_variables(recorder: Recorder) -> None:
 
 
 def test_standard_otel_environment_variables(recorder: Recorder) -> None:
-    result = run_app("sdk_probe.py", "env", env={
-        "OTEL_EXPORTER_OTLP_ENDPOINT": recorder.url, "OTEL_SERVICE_NAME": "otel-svc",
-        "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20from-otel",
-    })
+    result = run_app(
+        "sdk_probe.py",
+        "env",
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": recorder.url,
+            "OTEL_SERVICE_NAME": "otel-svc",
+            "OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20from-otel",
+        },
+    )
     assert result.returncode == 0, result.stderr
     headers, body = exported(recorder)
     assert recorder.requests[0]["path"] == "/v1/traces"

@@ -7,18 +7,20 @@ import os
 import threading
 
 import pytest
-
 from spyglass.collector.normalize import normalize
 from spyglass.collector.store import Store, StoreError, queries
 from spyglass.collector.writer import BatchWriter, Overloaded
+
 from tests import payloads as P
 
 pytestmark = pytest.mark.integration
 
 
 def rows(n: int, project: str) -> object:
-    req = P.request(*[P.span(os.urandom(16)) for _ in range(n)],
-                    resource={"service.name": "w", "spyglass.project": project})
+    req = P.request(
+        *[P.span(os.urandom(16)) for _ in range(n)],
+        resource={"service.name": "w", "spyglass.project": project},
+    )
     return normalize(req).table
 
 

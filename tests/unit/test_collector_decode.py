@@ -6,15 +6,17 @@ import gzip
 import json
 
 import pytest
-
 from spyglass.collector import otlp
 
 
-@pytest.mark.parametrize(("header", "expected"), [
-    ("application/x-protobuf", otlp.PROTOBUF),
-    ("application/json", otlp.JSON),
-    ("Application/JSON; charset=utf-8", otlp.JSON),
-])
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("application/x-protobuf", otlp.PROTOBUF),
+        ("application/json", otlp.JSON),
+        ("Application/JSON; charset=utf-8", otlp.JSON),
+    ],
+)
 def test_media_type_accepts_otlp_types(header: str, expected: str) -> None:
     assert otlp.media_type(header) == expected
 
@@ -47,14 +49,25 @@ def test_decompress_rejects_bad_gzip_and_unknown_encodings() -> None:
 
 
 def _json_span(**fields: object) -> bytes:
-    span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174",
-            "name": "s", "startTimeUnixNano": "1", "endTimeUnixNano": "2", **fields}
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "eee19b7ec3c1b174",
+        "name": "s",
+        "startTimeUnixNano": "1",
+        "endTimeUnixNano": "2",
+        **fields,
+    }
     return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
 
 
 def test_json_ids_are_hex_as_the_otlp_spec_says() -> None:
-    req = otlp.decode(_json_span(parentSpanId="EEE19B7EC3C1B173", links=[
-        {"traceId": "00000000000000000000000000000001", "spanId": "0000000000000002"}]), otlp.JSON)
+    req = otlp.decode(
+        _json_span(
+            parentSpanId="EEE19B7EC3C1B173",
+            links=[{"traceId": "00000000000000000000000000000001", "spanId": "0000000000000002"}],
+        ),
+        otlp.JSON,
+    )
     span = req.resource_spans[0].scope_spans[0].spans[0]
     assert span.trace_id.hex() == "5b8efff798038103d269b633813fc60c"
     assert span.span_id.hex() == "eee19b7ec3c1b174"
@@ -63,8 +76,25 @@ def test_json_ids_are_hex_as_the_otlp_spec_says() -> None:
 
 
 def test_json_snake_case_field_names_are_accepted() -> None:
-    body = json.dumps({"resource_spans": [{"scope_spans": [{"spans": [
-        {"trace_id": "5b8efff798038103d269b633813fc60c", "span_id": "eee19b7ec3c1b174", "name": "snake"}]}]}]})
+    body = json.dumps(
+        {
+            "resource_spans": [
+                {
+                    "scope_spans": [
+                        {
+                            "spans": [
+                                {
+                                    "trace_id": "5b8efff798038103d269b633813fc60c",
+                                    "span_id": "eee19b7ec3c1b174",
+                                    "name": "snake",
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    )
     span = otlp.decode(body.encode(), otlp.JSON).resource_spans[0].scope_spans[0].spans[0]
     assert span.name == "snake" and span.span_id.hex() == "eee19b7ec3c1b174"
 
@@ -76,7 +106,10 @@ def test_json_non_hex_id_decodes_to_an_invalid_length() -> None:
 
 
 def test_unknown_json_fields_are_ignored() -> None:
-    assert otlp.decode(_json_span(futureField=1), otlp.JSON).resource_spans[0].scope_spans[0].spans[0].name == "s"
+    assert (
+        otlp.decode(_json_span(futureField=1), otlp.JSON).resource_spans[0].scope_spans[0].spans[0].name
+        == "s"
+    )
 
 
 def test_partial_success_response_encodings() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
-
 from spyglass.collector.normalize import normalize
 from spyglass.collector.store.queries import SPAN_COLUMNS
+
 from tests import payloads as P
 
 
@@ -25,13 +25,22 @@ def test_table_has_the_insert_columns_in_order() -> None:
 
 
 def test_semconv_attributes_fill_typed_columns_and_leave_the_map() -> None:
-    row = one_row({
-        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "m",
-        "gen_ai.usage.input_tokens": 5, "gen_ai.usage.output_tokens": 6,
-        "gen_ai.response.finish_reasons": ["stop"], "spyglass.cohort.tenant": "acme", "user.id": "u",
-        "spyglass.retrieval.document_ids": ["a", "b"], "spyglass.retrieval.document_scores": [1, 0.5],
-        "spyglass.llm.fallback": True, "other.thing": 3,
-    })
+    row = one_row(
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "m",
+            "gen_ai.usage.input_tokens": 5,
+            "gen_ai.usage.output_tokens": 6,
+            "gen_ai.response.finish_reasons": ["stop"],
+            "spyglass.cohort.tenant": "acme",
+            "user.id": "u",
+            "spyglass.retrieval.document_ids": ["a", "b"],
+            "spyglass.retrieval.document_scores": [1, 0.5],
+            "spyglass.llm.fallback": True,
+            "other.thing": 3,
+        }
+    )
     assert (row["kind"], row["provider"], row["request_model"]) == ("llm", "openai", "m")
     assert (row["input_tokens"], row["output_tokens"]) == (5, 6)
     assert row["finish_reasons"] == ["stop"] and row["tenant"] == "acme" and row["user_id"] == "u"
@@ -49,12 +58,21 @@ def test_current_name_wins_over_deprecated_alias_which_is_kept() -> None:
 
 
 def test_wrong_types_stay_in_the_map_instead_of_the_column() -> None:
-    row = one_row({"gen_ai.usage.input_tokens": "many", "gen_ai.request.model": 42,
-                   "spyglass.retrieval.document_ids": "not-a-list", "gen_ai.usage.output_tokens": -1})
+    row = one_row(
+        {
+            "gen_ai.usage.input_tokens": "many",
+            "gen_ai.request.model": 42,
+            "spyglass.retrieval.document_ids": "not-a-list",
+            "gen_ai.usage.output_tokens": -1,
+        }
+    )
     assert row["input_tokens"] is None and row["output_tokens"] is None and row["request_model"] == ""
-    assert dict(row["attributes"]) == {"gen_ai.usage.input_tokens": "many", "gen_ai.request.model": "42",
-                                       "spyglass.retrieval.document_ids": "not-a-list",
-                                       "gen_ai.usage.output_tokens": "-1"}
+    assert dict(row["attributes"]) == {
+        "gen_ai.usage.input_tokens": "many",
+        "gen_ai.request.model": "42",
+        "spyglass.retrieval.document_ids": "not-a-list",
+        "gen_ai.usage.output_tokens": "-1",
+    }
 
 
 def test_kind_comes_from_spyglass_then_from_the_operation() -> None:
@@ -91,6 +109,8 @@ def test_rejections_name_the_span_and_the_problem() -> None:
     no_start = P.span(tid, name="ns", start_ns=0)
     result = normalize(P.request(P.span(tid, name="ok"), bad_parent, no_start))
     assert (result.accepted, result.rejected) == (1, 2)
-    assert result.errors == ["span 'bp': parent_span_id must be empty or 8 bytes (16 hex characters)",
-                             "span 'ns': start_time_unix_nano is missing or out of range"]
+    assert result.errors == [
+        "span 'bp': parent_span_id must be empty or 8 bytes (16 hex characters)",
+        "span 'ns': start_time_unix_nano is missing or out of range",
+    ]
     assert "'bp'" in result.error_message(limit=1) and "and 1 more" in result.error_message(limit=1)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from spyglass.collector.settings import Settings
 from spyglass.collector.store import queries
 

@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import spyglass
+from opentelemetry.trace import format_span_id
 from spyglass import attributes as A
 from spyglass.testing import capture_spans
 
@@ -19,10 +20,22 @@ def cohort_of(span) -> dict[str, object]:
     return {k: v for k, v in (span.attributes or {}).items() if k in COHORT_KEYS}
 
 
-FULL = {"tenant": "acme", "workflow": "support", "intent": "refund", "release": "2026.11.2",
-        "user": "u-1", "session": "s-9"}
-FULL_ATTRS = {A.COHORT_TENANT: "acme", A.COHORT_WORKFLOW: "support", A.COHORT_INTENT: "refund",
-              A.COHORT_RELEASE: "2026.11.2", A.USER_ID: "u-1", A.SESSION_ID: "s-9"}
+FULL = {
+    "tenant": "acme",
+    "workflow": "support",
+    "intent": "refund",
+    "release": "2026.11.2",
+    "user": "u-1",
+    "session": "s-9",
+}
+FULL_ATTRS = {
+    A.COHORT_TENANT: "acme",
+    A.COHORT_WORKFLOW: "support",
+    A.COHORT_INTENT: "refund",
+    A.COHORT_RELEASE: "2026.11.2",
+    A.USER_ID: "u-1",
+    A.SESSION_ID: "s-9",
+}
 
 
 def test_cohort_stamped_on_every_span_and_not_after() -> None:
@@ -43,19 +56,20 @@ def test_cohort_stamped_on_every_span_and_not_after() -> None:
 
 
 def test_nested_cohorts_merge() -> None:
-    with capture_spans() as spans:
-        with spyglass.cohort(tenant="acme", workflow="support", user="u-1"):
-            with spyglass.cohort(workflow="billing", intent="refund"):
-                with spyglass.span("inner"):
-                    pass
-            with spyglass.span("outer"):
-                pass
+    with capture_spans() as spans, spyglass.cohort(tenant="acme", workflow="support", user="u-1"):
+        with spyglass.cohort(workflow="billing", intent="refund"), spyglass.span("inner"):
+            pass
+        with spyglass.span("outer"):
+            pass
     (inner,) = spans.by_name("inner")
     (outer,) = spans.by_name("outer")
-    assert cohort_of(inner) == {A.COHORT_TENANT: "acme", A.COHORT_WORKFLOW: "billing",
-                                A.COHORT_INTENT: "refund", A.USER_ID: "u-1"}
-    assert cohort_of(outer) == {A.COHORT_TENANT: "acme", A.COHORT_WORKFLOW: "support",
-                                A.USER_ID: "u-1"}
+    assert cohort_of(inner) == {
+        A.COHORT_TENANT: "acme",
+        A.COHORT_WORKFLOW: "billing",
+        A.COHORT_INTENT: "refund",
+        A.USER_ID: "u-1",
+    }
+    assert cohort_of(outer) == {A.COHORT_TENANT: "acme", A.COHORT_WORKFLOW: "support", A.USER_ID: "u-1"}
 
 
 def test_cohort_values_are_strings() -> None:
@@ -149,3 +163,32 @@ def test_cohort_applies_to_foreign_tracer_spans() -> None:
     (s,) = spans.by_name("foreign")
     assert A.SPAN_KIND not in s.attributes
     assert cohort_of(s) == {A.COHORT_TENANT: "acme"}
+
+
+# --- One factory object reused as a context manager by concurrent tasks --------------------------
+STEP = spyglass.span("step")  # e.g. a module-level factory shared by request handlers
+
+
+def test_shared_factory_in_interleaved_tasks() -> None:
+    async def handler(me: str, entered: asyncio.Event, may_exit: asyncio.Event) -> tuple[str, object]:
+        with STEP as handle:
+            entered.set()
+            await may_exit.wait()
+        return handle.span_id, spyglass.current_trace_id()
+
+    async def main() -> list[tuple[str, object]]:
+        a_in, a_out, b_in, b_out = (asyncio.Event() for _ in range(4))
+        task_a = asyncio.create_task(handler("a", a_in, a_out))
+        await a_in.wait()
+        task_b = asyncio.create_task(handler("b", b_in, b_out))
+        await b_in.wait()
+        a_out.set()  # A leaves its block first, while B is still inside its own
+        result_a = await task_a
+        b_out.set()
+        return [result_a, await task_b]
+
+    with capture_spans() as spans:
+        (a_id, a_after), (b_id, b_after) = asyncio.run(main())
+        ended = [format_span_id(s.context.span_id) for s in spans.by_name("step")]
+    assert a_after is None and b_after is None  # each task's context restored on exit
+    assert ended == [a_id, b_id]  # A's exit ended A's span, not B's

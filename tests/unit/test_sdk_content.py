@@ -8,10 +8,22 @@ import spyglass
 from spyglass import attributes as A
 from spyglass.testing import capture_spans
 
-SECRETS = ("SECRET-PROMPT-1", "SECRET-COMPLETION-2", "SECRET-ARG-3", "SECRET-RESULT-4",
-           "SECRET-IN-5", "SECRET-OUT-6")
-CONTENT_KEYS = (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES, A.GEN_AI_TOOL_CALL_ARGUMENTS,
-                A.GEN_AI_TOOL_CALL_RESULT, A.INPUT, A.OUTPUT)
+SECRETS = (
+    "SECRET-PROMPT-1",
+    "SECRET-COMPLETION-2",
+    "SECRET-ARG-3",
+    "SECRET-RESULT-4",
+    "SECRET-IN-5",
+    "SECRET-OUT-6",
+)
+CONTENT_KEYS = (
+    A.GEN_AI_INPUT_MESSAGES,
+    A.GEN_AI_OUTPUT_MESSAGES,
+    A.GEN_AI_TOOL_CALL_ARGUMENTS,
+    A.GEN_AI_TOOL_CALL_RESULT,
+    A.INPUT,
+    A.OUTPUT,
+)
 
 
 def record_everything() -> None:
@@ -72,8 +84,10 @@ def test_content_capture_on_llm_messages() -> None:
 
 
 def test_content_capture_on_structured_messages_kept_as_given() -> None:
-    messages = [{"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
-                {"role": "user", "parts": [{"type": "text", "content": "héllo"}]}]
+    messages = [
+        {"role": "system", "parts": [{"type": "text", "content": "be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "héllo"}]},
+    ]
     with capture_spans(capture_content=True) as spans, spyglass.llm(model="m") as call:
         call.set_input(messages)
     (s,) = spans.all()

@@ -6,9 +6,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from opentelemetry.trace import StatusCode
-
 import spyglass
+from opentelemetry.trace import StatusCode
 from spyglass._state import state
 from spyglass.testing import capture_spans
 
@@ -56,9 +55,8 @@ def test_decorated_async_reraises_same_object() -> None:
 
 def test_context_manager_reraises_same_object() -> None:
     err = Boom("cm failure")
-    with capture_spans() as spans:
-        with pytest.raises(Boom) as info, spyglass.retrieval(corpus="kb"):
-            raise err
+    with capture_spans() as spans, pytest.raises(Boom) as info, spyglass.retrieval(corpus="kb"):
+        raise err
     assert info.value is err
     assert_error_span(spans.all()[0], "cm failure")
 

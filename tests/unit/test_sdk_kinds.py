@@ -6,9 +6,8 @@ import hashlib
 import re
 
 import pytest
-from opentelemetry.trace import format_span_id, format_trace_id
-
 import spyglass
+from opentelemetry.trace import format_span_id, format_trace_id
 from spyglass import attributes as A
 from spyglass.testing import capture_spans
 
@@ -20,22 +19,58 @@ TEMPLATE = "You are a careful assistant. Answer {question} using {context} only.
     [
         (lambda: spyglass.workflow("answer_question"), "answer_question", {A.SPAN_KIND: "workflow"}),
         (lambda: spyglass.span("parse"), "parse", {A.SPAN_KIND: "span"}),
-        (lambda: spyglass.embedding(model="emb-3", provider="openai"), "embeddings emb-3",
-         {A.SPAN_KIND: "embedding", A.GEN_AI_OPERATION_NAME: "embeddings",
-          A.GEN_AI_REQUEST_MODEL: "emb-3", A.GEN_AI_PROVIDER_NAME: "openai"}),
-        (lambda: spyglass.retrieval(corpus="kb", corpus_version="v7", top_k=5), "retrieval kb",
-         {A.SPAN_KIND: "retrieval", A.GEN_AI_DATA_SOURCE_ID: "kb",
-          A.RETRIEVAL_CORPUS_VERSION: "v7", A.RETRIEVAL_TOP_K: 5}),
-        (lambda: spyglass.rerank(corpus="kb", top_k=3, model="rr-1"), "rerank kb",
-         {A.SPAN_KIND: "rerank", A.GEN_AI_DATA_SOURCE_ID: "kb", A.RETRIEVAL_TOP_K: 3,
-          A.GEN_AI_REQUEST_MODEL: "rr-1"}),
-        (lambda: spyglass.tool("issue_refund", schema_version="2", call_id="call_1"),
-         "execute_tool issue_refund",
-         {A.SPAN_KIND: "tool", A.GEN_AI_OPERATION_NAME: "execute_tool",
-          A.GEN_AI_TOOL_NAME: "issue_refund", A.TOOL_SCHEMA_VERSION: "2", A.GEN_AI_TOOL_CALL_ID: "call_1"}),
-        (lambda: spyglass.llm(model="m1", provider="p1"), "chat m1",
-         {A.SPAN_KIND: "llm", A.GEN_AI_OPERATION_NAME: "chat", A.GEN_AI_REQUEST_MODEL: "m1",
-          A.GEN_AI_PROVIDER_NAME: "p1", A.LLM_ENDPOINT_TYPE: "live"}),
+        (
+            lambda: spyglass.embedding(model="emb-3", provider="openai"),
+            "embeddings emb-3",
+            {
+                A.SPAN_KIND: "embedding",
+                A.GEN_AI_OPERATION_NAME: "embeddings",
+                A.GEN_AI_REQUEST_MODEL: "emb-3",
+                A.GEN_AI_PROVIDER_NAME: "openai",
+            },
+        ),
+        (
+            lambda: spyglass.retrieval(corpus="kb", corpus_version="v7", top_k=5),
+            "retrieval kb",
+            {
+                A.SPAN_KIND: "retrieval",
+                A.GEN_AI_DATA_SOURCE_ID: "kb",
+                A.RETRIEVAL_CORPUS_VERSION: "v7",
+                A.RETRIEVAL_TOP_K: 5,
+            },
+        ),
+        (
+            lambda: spyglass.rerank(corpus="kb", top_k=3, model="rr-1"),
+            "rerank kb",
+            {
+                A.SPAN_KIND: "rerank",
+                A.GEN_AI_DATA_SOURCE_ID: "kb",
+                A.RETRIEVAL_TOP_K: 3,
+                A.GEN_AI_REQUEST_MODEL: "rr-1",
+            },
+        ),
+        (
+            lambda: spyglass.tool("issue_refund", schema_version="2", call_id="call_1"),
+            "execute_tool issue_refund",
+            {
+                A.SPAN_KIND: "tool",
+                A.GEN_AI_OPERATION_NAME: "execute_tool",
+                A.GEN_AI_TOOL_NAME: "issue_refund",
+                A.TOOL_SCHEMA_VERSION: "2",
+                A.GEN_AI_TOOL_CALL_ID: "call_1",
+            },
+        ),
+        (
+            lambda: spyglass.llm(model="m1", provider="p1"),
+            "chat m1",
+            {
+                A.SPAN_KIND: "llm",
+                A.GEN_AI_OPERATION_NAME: "chat",
+                A.GEN_AI_REQUEST_MODEL: "m1",
+                A.GEN_AI_PROVIDER_NAME: "p1",
+                A.LLM_ENDPOINT_TYPE: "live",
+            },
+        ),
     ],
 )
 def test_kind_context_manager_attributes(factory, name, expected) -> None:
@@ -49,9 +84,16 @@ def test_kind_context_manager_attributes(factory, name, expected) -> None:
 
 
 def test_llm_attributes_and_template_hash() -> None:
-    with capture_spans() as spans, spyglass.llm(model="gpt-4o-mini", provider="openai",
-                                                prompt_name="answer", prompt_version="v3",
-                                                prompt_template=TEMPLATE):
+    with (
+        capture_spans() as spans,
+        spyglass.llm(
+            model="gpt-4o-mini",
+            provider="openai",
+            prompt_name="answer",
+            prompt_version="v3",
+            prompt_template=TEMPLATE,
+        ),
+    ):
         pass
     (s,) = spans.all()
     attrs = dict(s.attributes)
@@ -177,14 +219,13 @@ def test_bare_decorators() -> None:
 
 
 def test_parent_child_relations_share_one_trace() -> None:
-    with capture_spans() as spans:
-        with spyglass.workflow("wf") as wf:
-            with spyglass.retrieval(corpus="kb"):
-                pass
-            with spyglass.llm(model="m"):
-                pass
-            with spyglass.tool("t"):
-                pass
+    with capture_spans() as spans, spyglass.workflow("wf") as wf:
+        with spyglass.retrieval(corpus="kb"):
+            pass
+        with spyglass.llm(model="m"):
+            pass
+        with spyglass.tool("t"):
+            pass
     by_kind = {s.attributes[A.SPAN_KIND]: s for s in spans.all()}
     root = by_kind["workflow"]
     assert root.parent is None

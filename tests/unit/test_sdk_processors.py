@@ -6,12 +6,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-import pytest
+import spyglass
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-
-import spyglass
 from spyglass import attributes as A
 from spyglass._processors import BoundedExportProcessor, CohortProcessor
 
@@ -52,7 +50,8 @@ def test_bounded_queue_drops_and_counts_when_exporter_blocks() -> None:
     exporter = BlockingExporter()
     provider = TracerProvider()
     provider.add_span_processor(
-        BoundedExportProcessor(exporter, max_queue_size=max_queue, schedule_delay_millis=10))
+        BoundedExportProcessor(exporter, max_queue_size=max_queue, schedule_delay_millis=10)
+    )
     tracer = provider.get_tracer("test")
     before = stats()["spans_dropped"]
     try:
@@ -111,8 +110,9 @@ def test_failed_export_counts_failure_and_drops() -> None:
 def test_queue_accepts_again_after_export_drains_it() -> None:
     exporter = ListExporter()
     provider = TracerProvider()
-    provider.add_span_processor(BoundedExportProcessor(exporter, max_queue_size=5,
-                                                       schedule_delay_millis=60_000))
+    provider.add_span_processor(
+        BoundedExportProcessor(exporter, max_queue_size=5, schedule_delay_millis=60_000)
+    )
     tracer = provider.get_tracer("test")
     before = stats()["spans_dropped"]
     try:
@@ -147,8 +147,9 @@ def test_cohort_processor_stamps_any_tracer() -> None:
 class RecordOnlySampler(Sampler):
     """Records spans named ``record-only`` without sampling them (a valid sampler decision)."""
 
-    def should_sample(self, parent_context, trace_id, name, kind=None, attributes=None,
-                      links=None, trace_state=None) -> SamplingResult:
+    def should_sample(
+        self, parent_context, trace_id, name, kind=None, attributes=None, links=None, trace_state=None
+    ) -> SamplingResult:
         decision = Decision.RECORD_ONLY if name == "record-only" else Decision.RECORD_AND_SAMPLE
         return SamplingResult(decision, attributes)
 
@@ -156,9 +157,6 @@ class RecordOnlySampler(Sampler):
         return "RecordOnlySampler"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: sdk/_processors.py BoundedExportProcessor.on_end counts "
-                   "unsampled (RECORD_ONLY) spans as pending; BatchSpanProcessor never exports them, "
-                   "so _pending never drains and every later span is dropped")
 def test_unsampled_spans_do_not_fill_the_queue() -> None:
     exporter = ListExporter()
     provider = TracerProvider(sampler=RecordOnlySampler())

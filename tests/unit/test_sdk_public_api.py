@@ -60,8 +60,9 @@ def test_import_does_not_pull_server_dependencies() -> None:
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in heavy)\n"
         "print(json.dumps({'file': spyglass.__file__, 'loaded': loaded}))\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["file"].replace("\\", "/").endswith("sdk/__init__.py")
