@@ -138,12 +138,15 @@ def recorder() -> Iterator[Recorder]:
     r.server.shutdown()
 
 
-def exported(rec: Recorder) -> tuple[dict[str, str], ExportTraceServiceRequest]:
+def exported(rec: Recorder) -> tuple[dict[str, str], dict[str, str], Any]:
+    """The one export request received: its headers, resource attributes and first span."""
     assert len(rec.requests) == 1
     req = rec.requests[0]
-    return {k.lower(): v for k, v in req["headers"].items()}, ExportTraceServiceRequest.FromString(
-        req["body"]
-    )
+    assert req["path"] == "/v1/traces"
+    body = ExportTraceServiceRequest.FromString(req["body"])
+    headers = {k.lower(): v for k, v in req["headers"].items()}
+    resource = {kv.key: kv.value.string_value for kv in body.resource_spans[0].resource.attributes}
+    return headers, resource, body.resource_spans[0].scope_spans[0].spans[0]
 
 
 def test_spyglass_environment_variables(recorder: Recorder) -> None:
@@ -159,13 +162,10 @@ def test_spyglass_environment_variables(recorder: Recorder) -> None:
         },
     )
     assert result.returncode == 0, result.stderr
-    headers, body = exported(recorder)
-    assert recorder.requests[0]["path"] == "/v1/traces"
+    headers, resource, span = exported(recorder)
     assert headers["authorization"] == "Bearer sk-test-123"
     assert headers["x-extra"] == "1"
-    resource = {kv.key: kv.value.string_value for kv in body.resource_spans[0].resource.attributes}
     assert resource["service.name"] == "env-svc" and resource["spyglass.project"] == "proj-a"
-    span = body.resource_spans[0].scope_spans[0].spans[0]
     assert span.trace_id.hex() == last_json(result.stdout)["trace_id"]
 
 
@@ -180,8 +180,6 @@ def test_standard_otel_environment_variables(recorder: Recorder) -> None:
         },
     )
     assert result.returncode == 0, result.stderr
-    headers, body = exported(recorder)
-    assert recorder.requests[0]["path"] == "/v1/traces"
+    headers, resource, _ = exported(recorder)
     assert headers["authorization"] == "Bearer from-otel"
-    resource = {kv.key: kv.value.string_value for kv in body.resource_spans[0].resource.attributes}
     assert resource["service.name"] == "otel-svc"
