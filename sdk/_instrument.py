@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from ._guard import counters, internal_errors, log_rate_limited, raise_internal_errors
+from ._guard import internal_errors, report_internal_error
 from ._spans import SpanHandle
 from ._state import state
 
@@ -25,16 +25,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 _OPEN: contextvars.ContextVar[tuple[tuple[object, trace.Span | None, object], ...]] = contextvars.ContextVar(
     "spyglass_open_spans", default=()
 )
-
-
-def _sdk_failed(site: str) -> None:
-    """Called inside an ``except`` block on the hot path (cheaper than a context manager)."""
-    counters.internal_errors += 1
-    if raise_internal_errors():
-        raise
-    log_rate_limited(
-        site, "spyglass: internal error in %s (the application is unaffected)", site, exc_info=True
-    )
 
 
 def _error_type(exc: BaseException) -> str:
@@ -51,7 +41,7 @@ def _finish(span: trace.Span, exc: BaseException | None) -> None:
             span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
         span.end()
     except Exception:
-        _sdk_failed("span end")
+        report_internal_error("span end")
 
 
 class SpanFactory(Generic[H]):
@@ -74,7 +64,7 @@ class SpanFactory(Generic[H]):
         try:
             return state.tracer.start_span(name, attributes=self._attributes)
         except Exception:
-            _sdk_failed("span start")
+            report_internal_error("span start")
             return None
 
     # --- context manager -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from opentelemetry import trace
 from opentelemetry.trace import format_span_id, format_trace_id
 
 from . import attributes as A
-from ._guard import internal_errors
+from ._guard import internal_errors, report_internal_error
 from ._state import state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,9 +26,11 @@ def _guarded(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with internal_errors(site):
+        try:
             return method(*args, **kwargs)
-        return None
+        except Exception:
+            report_internal_error(site)
+            return None
 
     return wrapper  # type: ignore[return-value]
 
