@@ -93,6 +93,11 @@ def _select_list() -> str:
     return ", ".join(cols)
 
 
+# FINAL collapses re-delivered spans. A re-delivered span has the same start_time, hence the
+# same daily partition, so FINAL never needs to merge across partitions; saying so lets
+# ClickHouse prune partitions by the time window (7.6x faster lookups, bench/trace_lookup.py).
+_FINAL_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
+
 # One trace: the trace index gives the time window, so only the days it spans are read.
 # Rows are filtered in the inner query and formatted in the outer one: ClickHouse lets a
 # SELECT alias shadow a column in WHERE, and the hex aliases reuse the column names.
@@ -109,6 +114,7 @@ FROM (
       AND start_time BETWEEN window.1 AND window.2
 )
 ORDER BY start_time, span_id
+{_FINAL_SETTINGS}
 """
 
 # The same trace without the trace index (kept for the lookup benchmark).
@@ -119,6 +125,7 @@ FROM (
     WHERE project = {{project:String}} AND trace_id = unhex({{trace_id:String}})
 )
 ORDER BY start_time, span_id
+{_FINAL_SETTINGS}
 """
 
 COUNT_SPANS = "SELECT count() FROM spans FINAL WHERE project = {project:String}"
