@@ -19,20 +19,15 @@ deterministic for a given seed, so two processes can insert identical rows.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # /work/main: the collector package
-
-from collector.normalize import SCHEMA
-from collector.store.queries import SPAN_COLUMNS
+from spyglass.collector.normalize import SCHEMA
+from spyglass.collector.store.queries import SPAN_COLUMNS
 
 SPANS_PER_TRACE = 10
 DAY_NS = 86_400 * 10**9

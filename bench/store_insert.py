@@ -1,9 +1,11 @@
 """Insert throughput into the embedded store (chDB): Spyglass's own path against
 clickhouse-connect's chdb interface, on the same realistic span rows.
 
-  native: ChdbStore.insert_spans(table)
-          (INSERT INTO spans (...) SELECT ... FROM Python(spans_batch): chDB reads the Arrow table)
-  cc:     clickhouse_connect.get_client(dsn="chdb:///abs/path").insert_arrow("spans", table)
+  native: chDB's own Python API, INSERT INTO spans (...) SELECT ... FROM Python(spans_batch)
+          (chDB reads the Arrow table in place; Spyglass's store used this path before this
+          benchmark chose clickhouse-connect)
+  cc:     clickhouse_connect.get_client(dsn="chdb:///abs/path").insert_arrow("spans", table),
+          what the product's store (collector/store/_clickhouse.py) does
 
 Each path runs in its own worker subprocess with its own data directory under bench/.data/
 (one process can open only one chDB path). The parent drives both workers over pipes: for
@@ -49,20 +51,24 @@ def _send(obj: dict) -> None:
 def worker(kind: str, data_dir: str) -> None:
     sys.path.insert(0, str(BENCH))
     import _workload
-
-    from collector.store import open_store
-    from collector.store.queries import SPAN_COLUMNS
+    from spyglass.collector.store import open_store
+    from spyglass.collector.store.queries import SPAN_COLUMNS
 
     try:
         store = open_store(data_dir)  # schema through the product's migrations
-        insert = store.insert_spans
-        if kind == "cc":
-            import clickhouse_connect
+        insert = store.insert_spans  # clickhouse-connect's chdb interface
+        if kind == "native":
+            import chdb
 
-            client = clickhouse_connect.get_client(dsn=f"chdb://{os.path.abspath(data_dir)}")
+            conn = chdb.connect(os.path.abspath(data_dir))
+            sql = (
+                f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) "
+                f"SELECT {', '.join(SPAN_COLUMNS)} FROM Python(spans_batch)"
+            )
 
             def insert(table):
-                client.insert_arrow("spans", table)
+                spans_batch = table  # noqa: F841 - read by name by chDB's Python() table function
+                conn.query(sql)
 
         _send({"ok": True})
     except Exception as exc:
@@ -200,7 +206,7 @@ def main() -> None:
 
     sizes = [int(s) for s in args.sizes.split(",")]
     print(
-        "Embedded-store insert throughput (rows/s): ChdbStore.insert_spans (INSERT ... SELECT FROM "
+        "Embedded-store insert throughput (rows/s): chDB Python() INSERT ... SELECT FROM "
         "Python(table)) vs clickhouse-connect chdb:// insert_arrow, same rows, one subprocess and "
         "data directory per path, inserts alternated between the paths."
     )

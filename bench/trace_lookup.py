@@ -3,7 +3,7 @@
   a  queries.TRACE_SPANS           trace_index (trace id -> time window) narrows the days read
   b  queries.TRACE_SPANS_NO_INDEX  sort key (project, trace_id, span_id) only
 
-Both run through ``ChdbStore.query(sql, {"project": ..., "trace_id": hex})`` for the same
+Both run through ``Store.query(sql, {"project": ..., "trace_id": hex})`` for the same
 random existing trace IDs, interleaved (a then b, b then a on the next ID). The store holds
 --spans spans (default 2,000,000; ~10 per trace) spread over --days days (default 30),
 generated with bench/_workload.py and loaded in 100k-row batches in time order, as a collector
@@ -33,11 +33,9 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(0, str(BENCH.parent))
 
 import _workload  # noqa: E402
-
-from collector.store import open_store, queries  # noqa: E402
+from spyglass.collector.store import open_store, queries  # noqa: E402
 
 PROJECT = "bench"
 
@@ -195,7 +193,7 @@ def main() -> None:
 
     print(
         "Trace-by-ID latency in the embedded store: queries.TRACE_SPANS (trace_index narrows the "
-        "time window) vs queries.TRACE_SPANS_NO_INDEX (sort key only), via ChdbStore.query."
+        "time window) vs queries.TRACE_SPANS_NO_INDEX (sort key only), via Store.query."
     )
     print(
         f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}; python "

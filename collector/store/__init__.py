@@ -31,9 +31,9 @@ class Store(Protocol):
 
 def open_store(data_dir: str) -> Store:
     """The embedded store (chDB) in ``data_dir``, schema migrated."""
-    from ._chdb import ChdbStore
+    from ._clickhouse import ClickHouseStore, embedded_dsn
 
-    store = ChdbStore(data_dir)
+    store = ClickHouseStore(embedded_dsn(data_dir))
     store.migrate()
     return store
 

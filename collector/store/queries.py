@@ -76,9 +76,8 @@ SPAN_COLUMNS: tuple[str, ...] = (
 
 _HEX_IDS = {"trace_id", "span_id", "parent_span_id"}
 
-INSERT_SPANS = (
-    f"INSERT INTO spans ({', '.join(SPAN_COLUMNS)}) SELECT {', '.join(SPAN_COLUMNS)} FROM Python(spans_batch)"
-)
+SPANS_TABLE = "spans"
+"""Inserts name the table and send Arrow columns named as ``SPAN_COLUMNS``."""
 
 
 def _select_list() -> str:

@@ -211,3 +211,15 @@ def test_cli_errors(collector: CollectorProcess) -> None:
         timeout=60,
     )
     assert malformed.returncode == 1 and "malformed" in malformed.stderr
+
+
+def test_second_collector_on_the_same_directory_says_what_to_do(collector: CollectorProcess) -> None:
+    second = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli", "up", "--port", "0", "--data-dir", str(collector.data_dir)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert second.returncode != 0
+    assert "Another Spyglass collector may be using this directory" in second.stderr
+    assert "--data-dir" in second.stderr
