@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from spyglass.collector.normalize import SCHEMA
 from spyglass.collector.store.queries import SPAN_COLUMNS
 

@@ -35,9 +35,10 @@ import statistics
 import sys
 import time
 
-import spyglass
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+import spyglass
 from spyglass import attributes as A
 from spyglass._processors import BoundedExportProcessor, CohortProcessor
 from spyglass._state import state

@@ -51,6 +51,7 @@ def _send(obj: dict) -> None:
 def worker(kind: str, data_dir: str) -> None:
     sys.path.insert(0, str(BENCH))
     import _workload
+
     from spyglass.collector.store import open_store
     from spyglass.collector.store.queries import SPAN_COLUMNS
 

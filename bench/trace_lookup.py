@@ -35,6 +35,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import _workload  # noqa: E402
+
 from spyglass.collector.store import open_store, queries  # noqa: E402
 
 PROJECT = "bench"

@@ -16,6 +16,7 @@ import polars as pl
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
+
 from spyglass.analytics import build_trace
 
 from . import otlp

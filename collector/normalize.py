@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
 from spyglass import attributes as A
 
 from .store.queries import SPAN_COLUMNS

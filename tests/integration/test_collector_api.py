@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store, StoreError, queries
-
 from tests import payloads as P
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import os
 import threading
 
 import pytest
+
 from spyglass.collector.normalize import normalize
 from spyglass.collector.store import Store, StoreError, queries
 from spyglass.collector.writer import BatchWriter, Overloaded
-
 from tests import payloads as P
 
 pytestmark = pytest.mark.integration

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 import pyarrow as pa
+
 from spyglass.collector.normalize import normalize
 from spyglass.collector.store.queries import SPAN_COLUMNS
-
 from tests import payloads as P
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+
 from spyglass.collector.settings import Settings
 from spyglass.collector.store import queries
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-import spyglass
 from opentelemetry.trace import StatusCode
+
+import spyglass
 from spyglass._state import state
 from spyglass.testing import capture_spans
 

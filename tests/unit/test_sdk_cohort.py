@@ -8,8 +8,9 @@ import contextvars
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import spyglass
 from opentelemetry.trace import format_span_id
+
+import spyglass
 from spyglass import attributes as A
 from spyglass.testing import capture_spans
 

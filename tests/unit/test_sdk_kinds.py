@@ -6,8 +6,9 @@ import hashlib
 import re
 
 import pytest
-import spyglass
 from opentelemetry.trace import format_span_id, format_trace_id
+
+import spyglass
 from spyglass import attributes as A
 from spyglass.testing import capture_spans
 

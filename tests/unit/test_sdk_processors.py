@@ -6,10 +6,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-import spyglass
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
+
+import spyglass
 from spyglass import attributes as A
 from spyglass._processors import BoundedExportProcessor, CohortProcessor
 
