@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,11 +161,64 @@ def _totals(spans: pl.DataFrame) -> dict[str, Any]:
     }
 
 
+MAX_DEPTH = 100
+"""Deeper spans are re-attached as roots (``reattached_depth``), so no client can make a
+trace too deep to serialize."""
+
+
+def _link(nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Put each span under its parent; return the roots. ``nodes`` is in start order.
+
+    The parent links come from clients, so they are not trusted: a span whose parent never
+    arrived is a root (``parent_missing``), a cycle is broken at the span where it closes
+    (``parent_cycle``), and nesting deeper than ``MAX_DEPTH`` starts a new root."""
+    parent_of: dict[str, str | None] = {}
+    for sid, node in nodes.items():
+        parent = node["parent_span_id"]
+        if parent is not None and (parent not in nodes or parent == sid):
+            node["parent_missing" if parent not in nodes else "parent_cycle"] = True
+            parent = None
+        parent_of[sid] = parent
+    done: set[str] = set()
+    for sid in nodes:
+        path: list[str] = []
+        on_path: set[str] = set()
+        cur: str | None = sid
+        while cur is not None and cur not in done:
+            if cur in on_path:  # walked back onto this path: a cycle closes at cur
+                nodes[cur]["parent_cycle"] = True
+                parent_of[cur] = None
+                break
+            path.append(cur)
+            on_path.add(cur)
+            cur = parent_of[cur]
+        done.update(path)
+    children: dict[str, list[str]] = {sid: [] for sid in nodes}
+    roots = [sid for sid, parent in parent_of.items() if parent is None]
+    for sid, parent in parent_of.items():
+        if parent is not None:
+            children[parent].append(sid)
+    out = []
+    pending = deque((sid, 0) for sid in roots)
+    while pending:
+        sid, depth = pending.popleft()
+        if depth == 0:
+            out.append(nodes[sid])
+        for child in children[sid]:
+            if depth + 1 > MAX_DEPTH:
+                nodes[child]["reattached_depth"] = True
+                pending.append((child, 0))
+            else:
+                nodes[sid]["children"].append(nodes[child])
+                pending.append((child, depth + 1))
+    return out
+
+
 def build_trace(spans: pl.DataFrame) -> dict[str, Any]:
     """One trace's span rows (``queries.TRACE_SPANS`` as a polars frame, non-empty) -> the
     trace as JSON-ready data: ``spans`` holds the root spans, each child under its parent
     (ordered by start time); spans whose parent never arrived are listed as roots with
-    ``parent_missing``; ``totals`` sums the whole trace.
+    ``parent_missing`` (see ``_link`` for cycles and depth); ``totals`` sums the whole trace.
 
     Example::
 
@@ -177,20 +231,9 @@ def build_trace(spans: pl.DataFrame) -> dict[str, Any]:
     ).sort("start_ns", "span_id")
     totals = _totals(frame)
     trace_start = frame["start_ns"].min()
-    nodes: dict[str, dict[str, Any]] = {}
     rows = frame.to_dicts()
-    for row in rows:
-        nodes[row["span_id"]] = _span(row, trace_start)  # type: ignore[arg-type]
-    roots = []
-    for row in rows:
-        node = nodes[row["span_id"]]
-        parent = node["parent_span_id"]
-        if parent is not None and parent in nodes and parent != row["span_id"]:
-            nodes[parent]["children"].append(node)
-        else:
-            if parent is not None:
-                node["parent_missing"] = True
-            roots.append(node)
+    nodes = {row["span_id"]: _span(row, trace_start) for row in rows}  # type: ignore[arg-type]
+    roots = _link(nodes)
     return {
         "trace_id": rows[0]["trace_id"],
         "project": rows[0]["project"],

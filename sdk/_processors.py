@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
 from ._cohort import current_cohort_attributes
-from ._guard import counters, internal_errors, log_rate_limited
+from ._guard import counters, log_rate_limited, report_internal_error
 
 
 class CohortProcessor(SpanProcessor):
@@ -18,10 +18,12 @@ class CohortProcessor(SpanProcessor):
     including spans from other instrumentations that share the TracerProvider."""
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        with internal_errors("cohort processor"):
+        try:
             cohort = current_cohort_attributes(parent_context)
             if cohort:
                 span.set_attributes(cohort)
+        except Exception:
+            report_internal_error("cohort processor")
 
 
 class _CountingExporter(SpanExporter):
@@ -82,20 +84,23 @@ class BoundedExportProcessor(SpanProcessor):
             self._pending = max(0, self._pending - n)
 
     def on_end(self, span: ReadableSpan) -> None:
-        with internal_errors("export processor"):
+        try:
             if span.context is None or not span.context.trace_flags.sampled:
                 return  # never exported (the batch processor ignores it): never counted
             with self._lock:
                 full = self._pending >= self._max_queue
-                if not full:
+                if full:
+                    counters.spans_dropped += 1
+                else:
                     self._pending += 1
             if full:
-                counters.spans_dropped += 1
                 log_rate_limited(
                     "queue-full", "spyglass: export queue full (%d spans); dropping spans", self._max_queue
                 )
                 return
             self._batch.on_end(span)
+        except Exception:
+            report_internal_error("export processor")
 
     def shutdown(self) -> None:
         """Export what is queued, but give up after ``shutdown_timeout`` seconds: a dead
@@ -106,7 +111,7 @@ class BoundedExportProcessor(SpanProcessor):
         if worker.is_alive():
             with self._lock:
                 lost = self._pending
-            counters.spans_dropped += lost
+                counters.spans_dropped += lost
             log_rate_limited(
                 "shutdown",
                 "spyglass: gave up exporting %d spans at exit after %.1f s",

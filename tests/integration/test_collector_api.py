@@ -316,3 +316,39 @@ def test_overload_is_503_before_accepting(store: Store) -> None:
 
 def test_healthz(client: TestClient) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
+
+
+def test_hostile_parent_cycle_is_shown_not_crashed(client: TestClient) -> None:
+    tid, a, b = P.new_trace_id(), os.urandom(8), os.urandom(8)
+    spans = [P.span(tid, name="a", span_id=a, parent=b), P.span(tid, name="b", span_id=b, parent=a)]
+    client.post("/v1/traces", content=P.request(*spans).SerializeToString(), headers=PB)
+    trace = get(client, tid)
+    (root,) = trace["spans"]
+    assert root["parent_cycle"] is True
+    assert [c["name"] for c in root["children"]] == [("b" if root["name"] == "a" else "a")]
+    assert trace["totals"]["span_count"] == 2
+
+
+def test_very_deep_trace_is_returned_with_deep_spans_reattached(client: TestClient) -> None:
+    tid = P.new_trace_id()
+    ids = [os.urandom(8) for _ in range(1500)]
+    spans = [
+        P.span(tid, name=f"level-{i}", span_id=sid, parent=ids[i - 1] if i else b"", start_ns=10**18 + i)
+        for i, sid in enumerate(ids)
+    ]
+    client.post("/v1/traces", content=P.request(*spans).SerializeToString(), headers=PB)
+    trace = get(client, tid)
+    assert trace["totals"]["span_count"] == 1500
+
+    def count(nodes: list[dict], depth: int = 0) -> tuple[int, int]:
+        total, deepest = 0, depth
+        for n in nodes:
+            sub_total, sub_deep = count(n["children"], depth + 1)
+            total, deepest = total + 1 + sub_total, max(deepest, sub_deep)
+        return total, deepest
+
+    total, deepest = count(trace["spans"])
+    assert total == 1500  # every span is in the tree exactly once
+    assert deepest <= 101
+    assert trace["spans"][0]["name"] == "level-0"
+    assert all(s.get("reattached_depth") for s in trace["spans"][1:])
