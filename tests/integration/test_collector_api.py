@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 from collections.abc import Iterator
 
 import pytest
@@ -352,3 +353,52 @@ def test_very_deep_trace_is_returned_with_deep_spans_reattached(client: TestClie
     assert deepest <= 101
     assert trace["spans"][0]["name"] == "level-0"
     assert all(s.get("reattached_depth") for s in trace["spans"][1:])
+
+
+def test_corrupted_bodies_never_cause_a_server_error(client: TestClient) -> None:
+    """Seeded random corruption of valid protobuf and JSON bodies: every answer is 200 or 400."""
+    rng = random.Random(20261123)
+    tid = P.new_trace_id()
+    valid_pb = P.request(
+        P.span(tid, name="root", attrs={"gen_ai.request.model": "m", "gen_ai.usage.input_tokens": 3}),
+        P.span(tid, name="child", attrs={"spyglass.retrieval.document_ids": ["a", "b"]}),
+    ).SerializeToString()
+    valid_json = json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "scopeSpans": [
+                        {
+                            "spans": [
+                                {
+                                    "traceId": tid.hex(),
+                                    "spanId": "eee19b7ec3c1b174",
+                                    "name": "j",
+                                    "startTimeUnixNano": "1763900000123456789",
+                                    "endTimeUnixNano": "1763900000223456789",
+                                    "attributes": [{"key": "k", "value": {"intValue": "1"}}],
+                                }
+                            ]
+                        }
+                    ]
+                }
+            ]
+        }
+    ).encode()
+    statuses = set()
+    for i in range(300):
+        body, headers = (valid_pb, PB) if i % 2 else (valid_json, {"content-type": "application/json"})
+        data = bytearray(body)
+        for _ in range(rng.randint(1, 8)):
+            op = rng.random()
+            pos = rng.randrange(len(data))
+            if op < 0.4:
+                data[pos] = rng.randrange(256)
+            elif op < 0.7:
+                del data[pos : pos + rng.randint(1, 16)]
+            else:
+                data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+        resp = client.post("/v1/traces", content=bytes(data), headers=headers)
+        statuses.add(resp.status_code)
+        assert resp.status_code in (200, 400), (i, resp.status_code, resp.content[:200])
+    assert statuses == {200, 400}  # both outcomes were exercised
