@@ -118,7 +118,6 @@ def init(
     provider.add_span_processor(export)
 
     state.provider = provider
-    state.processors = [cohort, export]
     state.tracer = provider.get_tracer("spyglass")
     state.capture_content = capture_content
     return provider
