@@ -30,7 +30,7 @@ def sdk_stats() -> dict[str, int]:
     """Counters of the SDK's own health: spans exported and dropped, export failures,
     internal errors swallowed. ``spans_dropped`` grows when the export queue is full or the
     collector cannot be reached."""
-    return {name: getattr(_counters, name) for name in _counters.__slots__}
+    return _counters.snapshot()
 
 
 __all__ = [

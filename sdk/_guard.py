@@ -27,15 +27,22 @@ _last_logged: dict[str, float] = {}
 
 
 class _Counters:
-    """Process-wide SDK counters, read through ``spyglass.sdk_stats()``."""
+    """Process-wide SDK counters, read through ``spyglass.sdk_stats()``. Application threads
+    and the export thread both count, so every change goes through ``add`` under a lock."""
 
-    __slots__ = ("export_failures", "internal_errors", "spans_dropped", "spans_exported")
+    NAMES = ("export_failures", "internal_errors", "spans_dropped", "spans_exported")
 
     def __init__(self) -> None:
-        self.internal_errors = 0
-        self.spans_dropped = 0
-        self.spans_exported = 0
-        self.export_failures = 0
+        self._lock = threading.Lock()
+        self._values = dict.fromkeys(self.NAMES, 0)
+
+    def add(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._values[name] += n
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._values)
 
 
 counters = _Counters()
@@ -61,7 +68,7 @@ def report_internal_error(site: str) -> None:
 
     Call only inside an ``except`` block. Hot paths use ``try/except`` with this directly
     (cheaper than entering a context manager on every call)."""
-    counters.internal_errors += 1
+    counters.add("internal_errors")
     if raise_internal_errors():
         raise  # the exception being handled
     log_rate_limited(

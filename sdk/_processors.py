@@ -35,10 +35,10 @@ class _CountingExporter(SpanExporter):
         self._owner._taken(len(spans))
         result = self._inner.export(spans)
         if result is SpanExportResult.SUCCESS:
-            counters.spans_exported += len(spans)
+            counters.add("spans_exported", len(spans))
         else:
-            counters.export_failures += 1
-            counters.spans_dropped += len(spans)
+            counters.add("export_failures")
+            counters.add("spans_dropped", len(spans))
             log_rate_limited(
                 "export", "spyglass: could not export %d spans (collector unreachable?)", len(spans)
             )
@@ -89,11 +89,10 @@ class BoundedExportProcessor(SpanProcessor):
                 return  # never exported (the batch processor ignores it): never counted
             with self._lock:
                 full = self._pending >= self._max_queue
-                if full:
-                    counters.spans_dropped += 1
-                else:
+                if not full:
                     self._pending += 1
             if full:
+                counters.add("spans_dropped")
                 log_rate_limited(
                     "queue-full", "spyglass: export queue full (%d spans); dropping spans", self._max_queue
                 )
@@ -111,7 +110,7 @@ class BoundedExportProcessor(SpanProcessor):
         if worker.is_alive():
             with self._lock:
                 lost = self._pending
-                counters.spans_dropped += lost
+            counters.add("spans_dropped", lost)
             log_rate_limited(
                 "shutdown",
                 "spyglass: gave up exporting %d spans at exit after %.1f s",
