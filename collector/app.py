@@ -31,26 +31,26 @@ TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 RETRY_AFTER_S = 5
 
 
-class _Rejected(Exception):
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
+# What the decode path raises -> the HTTP status OTLP/HTTP asks for.
+_CLIENT_ERRORS: dict[type[Exception], int] = {
+    otlp.DecodeError: 400,
+    otlp.TooLarge: 413,
+    otlp.UnsupportedMediaType: 415,
+}
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise _Rejected(400, f"Content-Length {declared!r} is not a number")
+            raise otlp.DecodeError(f"Content-Length {declared!r} is not a number")
         if int(declared) > limit:
-            raise _Rejected(413, f"body of {declared} bytes exceeds the limit of {limit} bytes")
+            raise otlp.TooLarge(f"body of {declared} bytes exceeds the limit of {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _Rejected(413, f"body exceeds the limit of {limit} bytes")
+            raise otlp.TooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -88,32 +88,22 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, optionally gzip)")
     async def export_traces(request: Request) -> Response:
-        media = otlp.JSON
+        media = otlp.JSON  # an unsupported Content-Type is answered in JSON
         try:
             media = otlp.media_type(request.headers.get("content-type"))
             body = await _read_body(request, settings.max_body_bytes)
-            try:
-                result = await run_in_threadpool(
-                    _decode, body, media, request.headers.get("content-encoding"), settings
-                )
-            except otlp.UnsupportedMediaType as exc:
-                raise _Rejected(415, str(exc)) from exc
-            except otlp.TooLarge as exc:
-                raise _Rejected(413, str(exc)) from exc
-            except otlp.DecodeError as exc:
-                raise _Rejected(400, str(exc)) from exc
+            result = await run_in_threadpool(
+                _decode, body, media, request.headers.get("content-encoding"), settings
+            )
             if result.accepted == 0 and result.rejected:
-                raise _Rejected(400, f"all {result.rejected} spans rejected: {result.error_message()}")
-            try:
-                await asyncio.wrap_future(writer.submit(result.table))
-            except Overloaded as exc:
-                raise _Rejected(503, f"collector busy: {exc}; retry later", RETRY_AFTER_S) from exc
-            except StoreError as exc:
-                raise _Rejected(503, f"store unavailable: {exc}; retry later", RETRY_AFTER_S) from exc
-        except otlp.UnsupportedMediaType as exc:
-            return _otlp_error(otlp.JSON, 415, str(exc))
-        except _Rejected as exc:
-            return _otlp_error(media, exc.status, exc.message, exc.retry_after)
+                raise otlp.DecodeError(f"all {result.rejected} spans rejected: {result.error_message()}")
+            await asyncio.wrap_future(writer.submit(result.table))
+        except (otlp.DecodeError, otlp.TooLarge, otlp.UnsupportedMediaType) as exc:
+            return _otlp_error(media, _CLIENT_ERRORS[type(exc)], str(exc))
+        except Overloaded as exc:
+            return _otlp_error(media, 503, f"collector busy: {exc}; retry later", RETRY_AFTER_S)
+        except StoreError as exc:
+            return _otlp_error(media, 503, f"store unavailable: {exc}; retry later", RETRY_AFTER_S)
         content = otlp.encode_response(media, result.rejected, result.error_message())
         return Response(content=content, media_type=media)
 
