@@ -60,3 +60,65 @@ def capture_spans(*, capture_content: bool = False) -> Iterator[CapturedSpans]:
     finally:
         state.tracer, state.capture_content = saved
         provider.shutdown()
+
+
+class VirtualClock:
+    """A clock that moves only when told to: what ``virtual_clock()`` installs.
+
+    Calling it returns the current time in nanoseconds since the epoch, like ``time.time_ns``.
+    Any thread may read it; advance or set it from one thread (the simulation's).
+    """
+
+    __slots__ = ("_now_ns",)
+
+    def __init__(self, start_ns: int) -> None:
+        self._now_ns = int(start_ns)
+
+    def __call__(self) -> int:
+        return self._now_ns
+
+    def now_ns(self) -> int:
+        """The current virtual time, nanoseconds since the epoch."""
+        return self._now_ns
+
+    def advance(self, seconds: float) -> int:
+        """Move the clock forward (a simulated sleep); returns the new time."""
+        if seconds < 0:
+            raise ValueError(f"cannot advance a clock by {seconds} s")
+        self._now_ns += round(seconds * 1e9)
+        return self._now_ns
+
+    def set(self, ns: int) -> None:
+        """Jump to ``ns`` nanoseconds since the epoch (backwards too: overlapping requests)."""
+        self._now_ns = int(ns)
+
+
+@contextlib.contextmanager
+def virtual_clock(start_ns: int | None = None) -> Iterator[VirtualClock]:
+    """Give spans simulated times: span start/end and event timestamps come from a clock the
+    block controls, so a simulation can spread spans over days without sleeping.
+
+    OpenTelemetry's SDK reads the time through ``time_ns``, imported into
+    ``opentelemetry.sdk.trace`` at import; that one name is replaced for the duration of the
+    block (process-wide, so every thread's spans get virtual times) and restored on exit.
+    Export scheduling is untouched: batch processors keep waiting in real time.
+
+    Example::
+
+        from spyglass.testing import virtual_clock
+
+        with virtual_clock(start_ns=1_700_000_000 * 10**9) as clock:
+            with spyglass.llm(model="gpt-4o") as call:
+                clock.advance(1.5)        # the span lasts 1.5 s, instantly
+    """
+    import time
+
+    from opentelemetry.sdk import trace as sdk_trace
+
+    clock = VirtualClock(time.time_ns() if start_ns is None else start_ns)
+    saved = sdk_trace.time_ns
+    sdk_trace.time_ns = clock
+    try:
+        yield clock
+    finally:
+        sdk_trace.time_ns = saved
