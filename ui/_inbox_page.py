@@ -1,0 +1,106 @@
+"""The feedback inbox: thumbs-down and escalations, newest first, each linked to its trace.
+
+A Streamlit page script; ``main()`` draws it from ``GET /api/feedback``. A trace counts as
+resolved once any of its feedback events carries a resolution (the API decides).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import streamlit as st
+
+from spyglass.ui._client import CollectorError
+from spyglass.ui._feedback import SOURCES, verdict
+from spyglass.ui._format import since, timestamp
+from spyglass.ui._page import client, project, show_error, trace_link
+
+STATES = {"open": "Open", "resolved": "Resolved", "all": "All"}
+RANGES = {
+    "last 24 hours": timedelta(days=1),
+    "last 7 days": timedelta(days=7),
+    "last 30 days": timedelta(days=30),
+    "last 90 days": timedelta(days=90),
+}
+OFFSET_KEY = "inbox_offset"
+FILTERS_SEEN_KEY = "_inbox_filters"
+LIMIT = 50
+
+
+def table(events: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]:
+    """API events -> the inbox's rows, one event per row with a link to its trace."""
+    return [
+        {
+            "received": timestamp(e.get("timestamp")),
+            "state": e.get("state"),
+            "what": verdict(e),
+            "source": SOURCES.get(e.get("source") or "", e.get("source")),
+            "comment": e.get("comment"),
+            "escalation": e.get("escalation_reason"),
+            "resolution": e.get("trace_resolution"),
+            "trace": trace_link(e["trace_id"], project_name),
+            "span": e.get("span_id"),
+        }
+        for e in events
+    ]
+
+
+def main() -> None:
+    """Draw the inbox."""
+    st.title("Feedback inbox", anchor=False)
+    st.caption("Negative feedback and escalations, newest first. Open the trace to see what happened.")
+    cols = st.columns([2, 2, 2, 4])
+    state = cols[0].selectbox("State", list(STATES), format_func=STATES.__getitem__, key="inbox_state")
+    window = cols[1].selectbox("Time range", list(RANGES), index=2, key="inbox_range")
+    source = cols[2].selectbox(
+        "Source",
+        ["any", *SOURCES],
+        format_func=lambda s: SOURCES.get(s, s),
+        key="inbox_source",
+    )
+    params: dict[str, Any] = {
+        "project": project(),
+        "since": since(RANGES[str(window)]),
+        "state": state,
+        "source": None if source == "any" else source,
+        "limit": LIMIT,
+    }
+    seen = {k: v for k, v in params.items() if k != "since"}
+    if st.session_state.get(FILTERS_SEEN_KEY) != seen:  # a new filter starts on the first page
+        st.session_state[FILTERS_SEEN_KEY] = seen
+        st.session_state[OFFSET_KEY] = 0
+    offset = int(st.session_state.get(OFFSET_KEY, 0))
+    try:
+        result = client().feedback(**params, offset=offset)
+    except CollectorError as err:
+        show_error(err)
+        return
+    events = result.get("events") or []
+    if not events:
+        what = {"open": "open ", "resolved": "resolved ", "all": ""}[str(state)]
+        st.info(
+            f"No {what}negative feedback or escalations in this range. Thumbs-down and "
+            "escalations sent to POST /v1/feedback appear here."
+        )
+    else:
+        st.dataframe(
+            table(events, project()),
+            hide_index=True,
+            column_config={
+                "trace": st.column_config.LinkColumn(
+                    "trace", display_text=r"trace_id=([0-9a-fA-F]+)", help="Open the trace page"
+                ),
+            },
+        )
+    previous, _, following = st.columns([1, 4, 1])
+    if previous.button("← Newer", disabled=offset == 0, key="inbox_newer"):
+        st.session_state[OFFSET_KEY] = max(0, offset - LIMIT)
+        st.rerun()
+    if following.button("Older →", disabled=not result.get("has_more"), key="inbox_older"):
+        st.session_state[OFFSET_KEY] = offset + LIMIT
+        st.rerun()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""The trace timeline: spans in tree order against the clock, as an Altair chart.
+
+``rows(trace)`` flattens the API's span tree into display rows (depth, label, error flag);
+``chart(rows, selected)`` draws them. Both are pure, so they are tested without Streamlit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import altair as alt
+
+from . import _format
+
+ERROR_COLOR = "#d62728"
+KIND_COLORS = {
+    "workflow": "#7f7f7f",
+    "llm": "#1f77b4",
+    "embedding": "#17becf",
+    "retrieval": "#2ca02c",
+    "rerank": "#bcbd22",
+    "tool": "#ff7f0e",
+    "span": "#9467bd",
+    "other": "#c7c7c7",
+}
+ROW_HEIGHT = 26
+PICK = "pick"
+"""Name of the chart's click selection; the page reads ``selection[PICK]`` to select a span."""
+
+
+@dataclass(frozen=True)
+class Row:
+    """One span as the timeline and the span selector show it."""
+
+    span: dict[str, Any]
+    depth: int
+    label: str  # indented name, unique within the trace (the chart's y value)
+
+    @property
+    def span_id(self) -> str:
+        return str(self.span["span_id"])
+
+    @property
+    def kind(self) -> str:
+        # spans of other OpenTelemetry instrumentations carry no Spyglass kind
+        return str(self.span.get("kind") or "other")
+
+    @property
+    def is_error(self) -> bool:
+        return (self.span.get("status") or {}).get("code") == "error"
+
+    @property
+    def model(self) -> str | None:
+        llm = self.span.get("llm") or {}
+        return llm.get("response_model") or llm.get("request_model")
+
+    def option(self) -> str:
+        """The span selector's text: ``name [kind] duration``, indented like the tree."""
+        text = f"{self.label} [{self.kind}] {_format.duration(self.span.get('duration_ms'))}"
+        return text + "  ✕ error" if self.is_error else text
+
+
+def _indent(depth: int) -> str:
+    # em spaces survive HTML and SVG whitespace collapsing, plain spaces do not
+    return "" if depth == 0 else "\u2003" * (depth - 1) + "└ "
+
+
+def rows(trace: dict[str, Any]) -> list[Row]:
+    """The trace's spans depth-first in the API's order (children by start time)."""
+    out: list[Row] = []
+    seen: dict[str, int] = {}
+    stack = [(span, 0) for span in reversed(trace.get("spans") or [])]
+    while stack:  # iterative: trees may be nested up to the API's depth cap
+        span, depth = stack.pop()
+        label = _indent(depth) + str(span.get("name") or "(unnamed)")
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:  # the chart's y axis needs distinct values
+            label = f"{label} ({seen[label]})"
+        out.append(Row(span=span, depth=depth, label=label))
+        stack.extend((child, depth + 1) for child in reversed(span.get("children") or []))
+    return out
+
+
+def default_span(table: list[Row]) -> str | None:
+    """What to show first: the first span in error, else the root."""
+    for row in table:
+        if row.is_error:
+            return row.span_id
+    return table[0].span_id if table else None
+
+
+def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
+    """Bars from each span's start to its end, one row per span in tree order, colored by
+    kind; error spans get a red outline and a marker; ``selected`` is drawn opaque."""
+    end = max((r.span["offset_ms"] + r.span["duration_ms"] for r in table), default=1.0) or 1.0
+    # spans far shorter than the trace would be invisible slivers: give them a minimum width
+    min_width = end * 0.004
+    data = [
+        {
+            "span_id": r.span_id,
+            "label": r.label,
+            "start": r.span["offset_ms"],
+            "end": r.span["offset_ms"] + max(r.span["duration_ms"], min_width),
+            "duration": _format.duration(r.span["duration_ms"]),
+            "offset": f"+{_format.duration(r.span['offset_ms'])}",
+            "kind": r.kind,
+            "model": r.model or "",
+            "status": "error" if r.is_error else (r.span.get("status") or {}).get("code", ""),
+            "error": r.is_error,
+            "selected": r.span_id == selected,
+        }
+        for r in table
+    ]
+    order = [r.label for r in table]
+    pick = alt.selection_point(name=PICK, fields=["span_id"], on="click", clear=False)
+    base = alt.Chart(alt.Data(values=data)).encode(
+        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12)),
+    )
+    bars = (
+        base.mark_bar(height=ROW_HEIGHT * 0.6, cornerRadius=2)
+        .encode(
+            x=alt.X("start:Q", title="ms since the trace started"),
+            x2="end:Q",
+            color=alt.Color(
+                "kind:N",
+                scale=alt.Scale(domain=list(KIND_COLORS), range=list(KIND_COLORS.values())),
+                legend=alt.Legend(orient="bottom", title=None),
+            ),
+            stroke=alt.condition("datum.error", alt.value(ERROR_COLOR), alt.value(None)),
+            strokeWidth=alt.condition("datum.error", alt.value(2.5), alt.value(0)),
+            opacity=alt.condition("datum.selected", alt.value(1.0), alt.value(0.6)),
+            tooltip=[
+                alt.Tooltip("label:N", title="span"),
+                alt.Tooltip("kind:N"),
+                alt.Tooltip("offset:N", title="starts at"),
+                alt.Tooltip("duration:N"),
+                alt.Tooltip("model:N"),
+                alt.Tooltip("status:N"),
+            ],
+        )
+        .add_params(pick)
+    )
+    markers = (
+        base.transform_filter("datum.error")
+        .mark_text(align="left", dx=4, color=ERROR_COLOR, fontWeight="bold")
+        .encode(x="end:Q", text=alt.value("✕ error"))
+    )
+    return alt.LayerChart(layer=[bars, markers], height=ROW_HEIGHT * len(table) + 40)
