@@ -8,6 +8,8 @@ from typing import Any
 
 import polars as pl
 
+from .cost import STATUS_OK, STATUS_UNKNOWN_MODEL, PriceTable, price_spans
+
 ROOT_PARENT = "0" * 16
 
 
@@ -17,7 +19,7 @@ def iso_ns(ns: int) -> str:
     return datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
-def _map(entries: Any) -> dict[str, str]:
+def str_map(entries: Any) -> dict[str, str]:
     if not entries:
         return {}
     if isinstance(entries, dict):
@@ -98,20 +100,21 @@ def _span(row: dict[str, Any], trace_start: int) -> dict[str, Any]:
                 "authorization_reason": row["authorization_reason"],
             }
         ),
+        "cost": _cost(row),
         "content": _present({"input": row["input"], "output": row["output"]}),
-        "attributes": _map(row["attributes"]),
-        "resource": _map(row["resource_attributes"]),
+        "attributes": str_map(row["attributes"]),
+        "resource": str_map(row["resource_attributes"]),
         "scope": {
             "name": row["scope_name"],
             "version": row["scope_version"],
-            "attributes": _map(row["scope_attributes"]),
+            "attributes": str_map(row["scope_attributes"]),
         },
         "events": [
-            {"time": iso_ns(t), "offset_ms": (t - trace_start) / 1e6, "name": n, "attributes": _map(a)}
+            {"time": iso_ns(t), "offset_ms": (t - trace_start) / 1e6, "name": n, "attributes": str_map(a)}
             for t, n, a in zip(row["events_ns"], row["events_name"], row["events_attributes"], strict=False)
         ],
         "links": [
-            {"trace_id": t, "span_id": s, "trace_state": ts or None, "attributes": _map(a)}
+            {"trace_id": t, "span_id": s, "trace_state": ts or None, "attributes": str_map(a)}
             for t, s, ts, a in zip(
                 row["links_trace_id"],
                 row["links_span_id"],
@@ -131,6 +134,23 @@ def _span(row: dict[str, Any], trace_start: int) -> dict[str, Any]:
         "children": [],
     }
     return node
+
+
+def _cost(row: dict[str, Any]) -> dict[str, Any] | None:
+    if row.get("cost_status") is None:
+        return None
+    return {"usd": row["cost_usd"], "status": row["cost_status"], "model": row["price_model"]}
+
+
+def cost_totals(spans: pl.DataFrame) -> dict[str, Any]:
+    """The cost of a set of priced spans (``cost.price_spans`` output): ``cost_usd`` sums the
+    priced spans (``None`` when none could be priced: unknown is not $0) and
+    ``unpriced_spans`` counts the spans with token counts whose model has no price."""
+    priced = spans.filter(pl.col("cost_status") == STATUS_OK)
+    return {
+        "cost_usd": float(priced["cost_usd"].sum()) if priced.height else None,
+        "unpriced_spans": int((spans["cost_status"] == STATUS_UNKNOWN_MODEL).sum()),
+    }
 
 
 def _totals(spans: pl.DataFrame) -> dict[str, Any]:
@@ -158,6 +178,7 @@ def _totals(spans: pl.DataFrame) -> dict[str, Any]:
         "cached_input_tokens": t["cached_input_tokens"],
         "total_tokens": t["input_tokens"] + t["output_tokens"],
         "services": sorted(set(spans["service"].to_list()) - {""}),
+        **cost_totals(spans),
     }
 
 
@@ -214,21 +235,26 @@ def _link(nodes: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def build_trace(spans: pl.DataFrame) -> dict[str, Any]:
+def build_trace(spans: pl.DataFrame, prices: PriceTable | None = None) -> dict[str, Any]:
     """One trace's span rows (``queries.TRACE_SPANS`` as a polars frame, non-empty) -> the
     trace as JSON-ready data: ``spans`` holds the root spans, each child under its parent
     (ordered by start time); spans whose parent never arrived are listed as roots with
     ``parent_missing`` (see ``_link`` for cycles and depth); ``totals`` sums the whole trace.
+    LLM and embedding spans are priced with ``prices`` (default: the shipped price table).
 
     Example::
 
         trace = build_trace(pl.from_arrow(store.query(queries.TRACE_SPANS, params)))
         trace["totals"]["input_tokens"]
     """
-    frame = spans.with_columns(
-        start_ns=pl.col("start_time").dt.epoch("ns"),
-        events_ns=pl.col("events_time").list.eval(pl.element().dt.epoch("ns")),
-    ).sort("start_ns", "span_id")
+    frame = (
+        price_spans(spans, prices or PriceTable.load())
+        .with_columns(
+            start_ns=pl.col("start_time").dt.epoch("ns"),
+            events_ns=pl.col("events_time").list.eval(pl.element().dt.epoch("ns")),
+        )
+        .sort("start_ns", "span_id")
+    )
     totals = _totals(frame)
     trace_start = frame["start_ns"].min()
     rows = frame.to_dicts()

@@ -1,6 +1,6 @@
 """Realistic span rows for the store benchmarks, as pyarrow Tables in the collector's own shape
 (``queries.SPAN_COLUMNS`` order, ``normalize.SCHEMA`` types, other columns ``string``), exactly
-what ``collector.normalize.normalize`` hands to ``Store.insert_spans``.
+what ``collector.normalize.normalize`` hands to ``Store.insert``.
 
 One trace = 10 spans of an LLM application (variants differ in service, models, tools):
 a workflow root; an embedding call; a retrieval and a rerank with 5 document ids each; two LLM
@@ -14,7 +14,7 @@ deterministic for a given seed, so two processes can insert identical rows.
 
     from _workload import generate, batch, SPANS_PER_TRACE
     for table in generate(total_spans=1_000_000, batch_rows=100_000, start_ns=..., end_ns=...):
-        store.insert_spans(table)
+        store.insert("spans", table)
 """
 
 from __future__ import annotations

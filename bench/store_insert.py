@@ -57,7 +57,10 @@ def worker(kind: str, data_dir: str) -> None:
 
     try:
         store = open_store(data_dir)  # schema through the product's migrations
-        insert = store.insert_spans  # clickhouse-connect's chdb interface
+
+        def insert(table):  # clickhouse-connect's chdb interface
+            store.insert("spans", table)
+
         if kind == "native":
             import chdb
 

@@ -91,7 +91,7 @@ def load(store, args, marker: Path) -> None:
         except StopIteration:
             break
         t1 = time.perf_counter()
-        store.insert_spans(table)
+        store.insert("spans", table)
         t2 = time.perf_counter()
         t_gen += t1 - t0
         t_insert += t2 - t1

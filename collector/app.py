@@ -10,16 +10,21 @@ import asyncio
 import contextlib
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any
 
 import polars as pl
 from fastapi import FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from spyglass.analytics import build_trace
+from spyglass.analytics import build_trace, feedback_events, trace_rows
+from spyglass.analytics.cost import PriceTable
 
-from . import otlp
+from . import feedback, otlp
 from .normalize import Normalized, normalize
 from .settings import Settings
 from .store import Store, StoreError, queries
@@ -60,8 +65,42 @@ def _decode(body: bytes, media: str, encoding: str | None, settings: Settings) -
     return normalize(otlp.decode(raw, media), settings.default_project)
 
 
-def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
-    """The collector as an ASGI app over ``store``; the batch writer runs in its lifespan.
+Project = Annotated[str, Query(max_length=200, description="the project (default: default)")]
+Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")]
+Filter = Annotated[str, Query(max_length=200)]
+DAY_NS = 86_400 * 10**9
+
+
+class BadParameter(ValueError):
+    """A query parameter the API cannot use (HTTP 400); the message names it."""
+
+
+def _time_ns(name: str, value: str | None, default_ns: int) -> int:
+    if value is None or value == "":
+        return default_ns
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadParameter(
+            f"query parameter {name!r}: {value[:64]!r} is not an ISO 8601 time such as 2026-11-23T10:00:00Z"
+        ) from None
+    if parsed.tzinfo is None:
+        raise BadParameter(f"query parameter {name!r}: {value[:64]!r} has no time zone; add Z or an offset")
+    return int(parsed.timestamp()) * 10**9 + parsed.microsecond * 1000
+
+
+def _window(since: str | None, until: str | None, default_days: int) -> dict[str, int]:
+    until_ns = _time_ns("until", until, time.time_ns() + 60 * 10**9)
+    since_ns = _time_ns("since", since, until_ns - default_days * DAY_NS)
+    if since_ns > until_ns:
+        raise BadParameter("query parameters 'since' and 'until': since is after until")
+    return {"since_ns": since_ns, "until_ns": until_ns}
+
+
+def create_app(store: Store, settings: Settings | None = None, prices: PriceTable | None = None) -> FastAPI:
+    """The collector as an ASGI app over ``store``; the batch writers run in its lifespan.
+    ``prices`` prices LLM calls (default: the shipped table plus ``settings.prices_file``).
 
     Example::
 
@@ -69,8 +108,16 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         uvicorn.run(app, port=4318)
     """
     settings = settings or Settings()
+    prices = prices or PriceTable.load(settings.prices_file or None)
     writer = BatchWriter(
         store,
+        max_rows=settings.batch_max_rows,
+        max_delay=settings.batch_max_delay,
+        max_pending_rows=settings.max_pending_rows,
+    )
+    feedback_writer = BatchWriter(
+        store,
+        table=queries.FEEDBACK_TABLE,
         max_rows=settings.batch_max_rows,
         max_delay=settings.batch_max_delay,
         max_pending_rows=settings.max_pending_rows,
@@ -78,13 +125,22 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with writer:
+        with writer, feedback_writer:
             yield
 
     app = FastAPI(title="Spyglass collector", version="0.1.0", lifespan=lifespan)
     app.state.writer = writer
+    app.state.feedback_writer = feedback_writer
     app.state.store = store
     app.state.settings = settings
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _api_error(400, _validation_message(exc))
+
+    @app.exception_handler(BadParameter)
+    async def bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
+        return _api_error(400, str(exc))
 
     @app.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, optionally gzip)")
     async def export_traces(request: Request) -> Response:
@@ -107,8 +163,95 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
         content = otlp.encode_response(media, result.rejected, result.error_message())
         return Response(content=content, media_type=media)
 
-    @app.get("/api/traces/{trace_id}", summary="A whole trace: spans as a tree, with totals")
-    def get_trace(trace_id: str, project: str = Query(default="default", max_length=200)) -> JSONResponse:
+    @app.post("/v1/feedback", summary="Feedback events (JSON: one event or a list)")
+    async def post_feedback(request: Request) -> JSONResponse:
+        content_type = request.headers.get("content-type") or "(none)"
+        if content_type.split(";", 1)[0].strip().lower() != otlp.JSON:
+            return _api_error(
+                415, f"Content-Type {content_type[:80]!r} is not supported: send application/json"
+            )
+        try:
+            body = await _read_body(request, settings.max_body_bytes)
+            table = await run_in_threadpool(feedback.decode, body, settings.default_project)
+            await asyncio.wrap_future(feedback_writer.submit(table))
+        except otlp.TooLarge as exc:
+            return _api_error(413, str(exc))
+        except (feedback.FeedbackError, otlp.DecodeError) as exc:
+            return _api_error(400, str(exc))
+        except (Overloaded, StoreError) as exc:
+            return _api_error(503, f"feedback not stored: {exc}; retry later", RETRY_AFTER_S)
+        return JSONResponse({"accepted": table.num_rows, "ids": table.column("event_id").to_pylist()})
+
+    @app.get("/api/traces", summary="Recent traces, newest first, with filters and paging")
+    def list_traces(
+        project: Project = "default",
+        since: Annotated[str | None, Query(description="ISO 8601; default: 7 days before until")] = None,
+        until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
+        tenant: Filter = "",
+        workflow: Filter = "",
+        release: Filter = "",
+        model: Filter = "",
+        status: Annotated[str, Query(pattern="^(|any|error)$", description="error: traces with errors")] = "",
+        negative_feedback: Annotated[
+            bool | None, Query(description="only traces with (true) or without (false) thumbs-down")
+        ] = None,
+        min_duration_ms: Annotated[float, Query(ge=0, le=1e9)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        params: dict[str, Any] = {
+            "project": project,
+            **_window(since, until, 7),
+            "tenant": tenant,
+            "workflow": workflow,
+            "release": release,
+            "model": model,
+            "errors_only": status == "error",
+            "negative": "" if negative_feedback is None else str(negative_feedback).lower(),
+            "min_duration_ns": int(min_duration_ms * 1e6),
+            "limit": limit + 1,
+            "offset": offset,
+        }
+        try:
+            table = store.query(queries.TRACE_LIST, params)
+        except StoreError as exc:
+            log.error("trace list failed: %s", exc)
+            return _api_error(503, "the store could not be read; retry shortly")
+        rows = trace_rows(pl.from_arrow(table), prices)  # type: ignore[arg-type]
+        return JSONResponse(
+            {"traces": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
+        )
+
+    @app.get("/api/feedback", summary="The feedback inbox: negative feedback and escalations")
+    def list_feedback(
+        project: Project = "default",
+        since: Annotated[str | None, Query(description="ISO 8601; default: 30 days before until")] = None,
+        until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
+        state: Annotated[str, Query(pattern="^(all|open|resolved)$")] = "all",
+        source: Annotated[str, Query(pattern="^(|end_user|support|reviewer|eval)$")] = "",
+        limit: Limit = 50,
+        offset: Offset = 0,
+    ) -> JSONResponse:
+        params: dict[str, Any] = {
+            "project": project,
+            **_window(since, until, 30),
+            "state": state,
+            "source": source,
+            "limit": limit + 1,
+            "offset": offset,
+        }
+        try:
+            table = store.query(queries.FEEDBACK_INBOX, params)
+        except StoreError as exc:
+            log.error("feedback inbox failed: %s", exc)
+            return _api_error(503, "the store could not be read; retry shortly")
+        events = feedback_events(pl.from_arrow(table))  # type: ignore[arg-type]
+        return JSONResponse(
+            {"events": events[:limit], "limit": limit, "offset": offset, "has_more": len(events) > limit}
+        )
+
+    @app.get("/api/traces/{trace_id}", summary="A whole trace: spans as a tree, with totals and feedback")
+    def get_trace(trace_id: str, project: Project = "default") -> JSONResponse:
         if not TRACE_ID.match(trace_id) or not int(trace_id, 16):
             return _api_error(
                 400,
@@ -116,18 +259,23 @@ def create_app(store: Store, settings: Settings | None = None) -> FastAPI:
                 "characters, not all zero (as printed by spyglass.current_trace_id())",
             )
         trace_id = trace_id.lower()
+        params = {"project": project, "trace_id": trace_id}
         try:
-            table = store.query(queries.TRACE_SPANS, {"project": project, "trace_id": trace_id})
+            table = store.query(queries.TRACE_SPANS, params)
+            events = feedback_events(pl.from_arrow(store.query(queries.TRACE_FEEDBACK, params)))  # type: ignore[arg-type]
         except StoreError as exc:
             log.error("trace lookup failed: %s", exc)
             return _api_error(503, "the store could not be read; retry shortly")
         if table.num_rows == 0:
+            waiting = f" {len(events)} feedback events are waiting for its spans." if events else ""
             return _api_error(
                 404,
                 f"no trace {trace_id} in project {project!r}. Spans appear about a "
-                "second after the application exports them; check the ID and the project.",
+                f"second after the application exports them; check the ID and the project.{waiting}",
             )
-        return JSONResponse(build_trace(pl.from_arrow(table)))  # type: ignore[arg-type]
+        trace = build_trace(pl.from_arrow(table), prices)  # type: ignore[arg-type]
+        trace["feedback"] = events
+        return JSONResponse(trace)
 
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, object]:
@@ -147,5 +295,17 @@ def _otlp_error(media: str, status: int, message: str, retry_after: int | None =
     )
 
 
-def _api_error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"detail": message}, status_code=status)
+def _api_error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """FastAPI's validation errors -> one sentence naming each bad parameter."""
+    parts = []
+    for err in exc.errors():
+        loc = [str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body")]
+        value = err.get("input")
+        shown = f" (got {str(value)[:64]!r})" if value is not None and not isinstance(value, dict) else ""
+        parts.append(f"query parameter {'.'.join(loc)!r}: {err.get('msg', 'invalid')}{shown}")
+    return "; ".join(parts) or "invalid request"

@@ -26,6 +26,8 @@ class Settings:
     (``SPYGLASS_MAX_PENDING_ROWS``)."""
     default_project: str = "default"
     """Project of spans whose resource names none (``SPYGLASS_DEFAULT_PROJECT``)."""
+    prices_file: str = ""
+    """A TOML price table that overrides and extends the shipped one (``SPYGLASS_PRICES_FILE``)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:

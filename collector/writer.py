@@ -21,6 +21,7 @@ from types import TracebackType
 import pyarrow as pa
 
 from .store import Store
+from .store.queries import SPANS_TABLE
 
 log = logging.getLogger("spyglass.collector")
 
@@ -41,11 +42,13 @@ class BatchWriter:
         self,
         store: Store,
         *,
+        table: str = SPANS_TABLE,
         max_rows: int = 20_000,
         max_delay: float = 0.1,
         max_pending_rows: int = 1_000_000,
     ) -> None:
         self._store = store
+        self._table = table
         self._max_rows = max_rows
         self._max_delay = max_delay
         self._max_pending = max_pending_rows
@@ -118,9 +121,11 @@ class BatchWriter:
                 return
             try:
                 table = pa.concat_tables([p.table for p in batch])
-                self._store.insert_spans(table)
+                self._store.insert(self._table, table)
             except Exception as exc:
-                log.error("writing %d spans failed: %s", sum(p.table.num_rows for p in batch), exc)
+                log.error(
+                    "writing %d rows to %s failed: %s", sum(p.table.num_rows for p in batch), self._table, exc
+                )
                 for p in batch:
                     p.future.set_exception(exc)
                 continue

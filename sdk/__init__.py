@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from ._cohort import cohort
 from ._config import flush, init
+from ._feedback import feedback
 from ._guard import counters as _counters
 from ._instrument import SpanFactory
 from ._kinds import embedding, llm, rerank, retrieval, span, tool, workflow
@@ -44,6 +45,7 @@ __all__ = [
     "current_span",
     "current_trace_id",
     "embedding",
+    "feedback",
     "flush",
     "init",
     "llm",

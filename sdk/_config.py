@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.re import parse_env_headers
 
 from . import attributes as A
+from ._feedback import sender
 from ._guard import logger
 from ._processors import BoundedExportProcessor, CohortProcessor
 from ._state import TRUTHY, state
@@ -32,6 +34,19 @@ def _traces_url(endpoint: str | None) -> str | None:
         return None
     base = (base or DEFAULT_ENDPOINT).rstrip("/")
     return base if base.endswith("/v1/traces") else base + "/v1/traces"
+
+
+def feedback_url(endpoint: str | None) -> str:
+    """The collector's base URL for feedback: ``endpoint``, else ``SPYGLASS_ENDPOINT``, else
+    the OTLP endpoint variables (without their ``/v1/traces``), else the default address."""
+    base = (
+        endpoint
+        or _env("SPYGLASS_ENDPOINT")
+        or _env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or _env("OTEL_EXPORTER_OTLP_ENDPOINT")
+        or DEFAULT_ENDPOINT
+    )
+    return base.rstrip("/").removesuffix("/v1/traces")
 
 
 def _headers(api_key: str | None, headers: Mapping[str, str] | None) -> dict[str, str] | None:
@@ -120,12 +135,15 @@ def init(
     state.provider = provider
     state.tracer = provider.get_tracer("spyglass")
     state.capture_content = capture_content
+    state.project = project or _env("SPYGLASS_PROJECT")
+    sender.configure(feedback_url(endpoint), _headers(api_key, headers), export_timeout, shutdown_timeout)
     return provider
 
 
 def flush(timeout: float = 5.0) -> bool:
-    """Export every ended span now; True if all went out within ``timeout`` seconds."""
+    """Export every ended span and every feedback event now; True if all went out within
+    ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
     provider = state.provider
-    if provider is None:
-        return True
-    return bool(provider.force_flush(int(timeout * 1000)))  # type: ignore[attr-defined]
+    spans_ok = provider is None or bool(provider.force_flush(int(timeout * 1000)))  # type: ignore[attr-defined]
+    return sender.flush(max(0.0, deadline - time.monotonic())) and spans_ok

@@ -30,7 +30,16 @@ class _Counters:
     """Process-wide SDK counters, read through ``spyglass.sdk_stats()``. Application threads
     and the export thread both count, so every change goes through ``add`` under a lock."""
 
-    NAMES = ("export_failures", "internal_errors", "spans_dropped", "spans_exported")
+    NAMES = (
+        "export_failures",
+        "feedback_dropped",
+        "feedback_exported",
+        "feedback_invalid",
+        "feedback_rejected",
+        "internal_errors",
+        "spans_dropped",
+        "spans_exported",
+    )
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -20,8 +20,9 @@ class Store(Protocol):
     def migrate(self) -> None:
         """Create or upgrade the schema (idempotent)."""
 
-    def insert_spans(self, batch: pa.Table) -> None:
-        """Insert normalized span rows (columns as ``queries.SPAN_COLUMNS``) in one INSERT."""
+    def insert(self, table: str, batch: pa.Table) -> None:
+        """Insert rows into ``table`` (``queries.SPANS_TABLE``: columns as ``SPAN_COLUMNS``;
+        ``queries.FEEDBACK_TABLE``: as ``FEEDBACK_COLUMNS``) in one INSERT."""
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run a parameterized SELECT and return its result as Arrow."""

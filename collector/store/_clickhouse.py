@@ -90,11 +90,11 @@ class ClickHouseStore:
                 client.command(statement)
             client.command(queries.RECORD_MIGRATION, parameters={"version": version, "name": name})
 
-    def insert_spans(self, batch: pa.Table) -> None:
+    def insert(self, table: str, batch: pa.Table) -> None:
         try:
-            self._client().insert_arrow(queries.SPANS_TABLE, batch)
+            self._client().insert_arrow(table, batch)
         except Exception as exc:
-            raise StoreError(f"insert of {batch.num_rows} spans failed: {exc}") from exc
+            raise StoreError(f"insert of {batch.num_rows} rows into {table} failed: {exc}") from exc
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         try:

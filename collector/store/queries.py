@@ -160,3 +160,136 @@ def split_statements(script: str) -> list[str]:
     lines = [line for line in script.splitlines() if not line.lstrip().startswith("--")]
     parts = "\n".join(lines).split(";\n")
     return [p.strip().rstrip(";").strip() for p in parts if p.strip().rstrip(";").strip()]
+
+
+# --- Feedback -------------------------------------------------------------------------------
+
+FEEDBACK_TABLE = "feedback"
+FEEDBACK_COLUMNS: tuple[str, ...] = (
+    "project",
+    "trace_id",
+    "span_id",
+    "event_id",
+    "timestamp",
+    "received_at",
+    "thumbs",
+    "score",
+    "comment",
+    "source",
+    "escalation_reason",
+    "override",
+    "resolution",
+    "attributes",
+)
+
+_FEEDBACK_SELECT = (
+    "lower(hex(trace_id)) AS trace_id, lower(hex(span_id)) AS span_id, event_id, timestamp, "
+    "received_at, thumbs, score, comment, source, escalation_reason, override, resolution, attributes"
+)
+
+# One trace's feedback, oldest first (several events may share a timestamp: arrival breaks ties).
+TRACE_FEEDBACK = f"""
+SELECT {_FEEDBACK_SELECT}
+FROM (
+    SELECT * FROM feedback FINAL
+    WHERE project = {{project:String}} AND trace_id = unhex({{trace_id:String}})
+)
+ORDER BY timestamp, received_at, event_id
+"""
+
+_WINDOW = (
+    "BETWEEN fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Nano({until_ns:Int64}, 'UTC')"
+)
+
+# The inbox: negative feedback and escalations, newest first, each with its trace's latest
+# resolution (a trace is resolved once any of its events carries one). Optional filters are
+# parameters too: an empty value means "any", so the SQL text never changes.
+FEEDBACK_INBOX = f"""
+SELECT {_FEEDBACK_SELECT}, trace_resolution
+FROM (
+    SELECT f.*, r.latest AS trace_resolution
+    FROM (
+        SELECT * FROM feedback FINAL
+        WHERE project = {{project:String}}
+          AND timestamp {_WINDOW}
+          AND (thumbs = 'down' OR escalation_reason != '')
+          AND ({{source:String}} = '' OR source = {{source:String}})
+    ) AS f
+    LEFT JOIN (
+        SELECT trace_id, argMax(resolution, (timestamp, received_at)) AS latest
+        FROM feedback FINAL
+        WHERE project = {{project:String}} AND resolution != ''
+        GROUP BY trace_id
+    ) AS r ON f.trace_id = r.trace_id
+    WHERE {{state:String}} = 'all' OR (({{state:String}} = 'resolved') = (r.latest != ''))
+    ORDER BY f.timestamp DESC, f.event_id
+    LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+)
+ORDER BY timestamp DESC, event_id
+"""
+
+
+# --- Trace list -----------------------------------------------------------------------------
+
+# Recent traces, newest first, one row per trace from the spans that started in the window.
+# Aggregates get names unlike any column (ClickHouse lets an alias shadow a column in the
+# same SELECT); the outermost SELECT renames them. ``llm_calls`` carries what pricing needs.
+TRACE_LIST = f"""
+SELECT
+    lower(hex(trace_id)) AS trace_id, t_start_ns AS start_ns, t_end_ns AS end_ns, t_name AS name,
+    t_service AS service, t_tenant AS tenant, t_workflow AS workflow, t_intent AS intent,
+    t_release AS release, t_models AS models, t_spans AS span_count, t_errors AS error_count,
+    t_input_tokens AS input_tokens, t_output_tokens AS output_tokens, t_llm_calls AS llm_calls,
+    t_feedback AS feedback_count, t_negative AS negative_feedback, t_escalated AS escalated
+FROM (
+    SELECT t.*, f.t_feedback, f.t_negative, f.t_escalated
+    FROM (
+        SELECT
+            trace_id,
+            min(toUnixTimestamp64Nano(start_time)) AS t_start_ns,
+            max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns)) AS t_end_ns,
+            argMin(name, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_name,
+            argMin(service, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_service,
+            anyIf(tenant, tenant != '') AS t_tenant,
+            anyIf(workflow, workflow != '') AS t_workflow,
+            anyIf(intent, intent != '') AS t_intent,
+            anyIf(release, release != '') AS t_release,
+            arraySort(groupUniqArrayIf(
+                if(response_model != '', response_model, request_model),
+                request_model != '' OR response_model != ''
+            )) AS t_models,
+            count() AS t_spans,
+            countIf(status_code = 'error') AS t_errors,
+            sum(ifNull(input_tokens, 0)) AS t_input_tokens,
+            sum(ifNull(output_tokens, 0)) AS t_output_tokens,
+            groupArrayIf(
+                (kind, request_model, response_model, input_tokens, output_tokens,
+                 cached_input_tokens, start_time),
+                kind IN ('llm', 'embedding')
+            ) AS t_llm_calls
+        FROM spans FINAL
+        WHERE project = {{project:String}} AND start_time {_WINDOW}
+        GROUP BY trace_id
+        HAVING ({{tenant:String}} = '' OR countIf(tenant = {{tenant:String}}) > 0)
+           AND ({{workflow:String}} = '' OR countIf(workflow = {{workflow:String}}) > 0)
+           AND ({{release:String}} = '' OR countIf(release = {{release:String}}) > 0)
+           AND ({{model:String}} = ''
+                OR countIf(request_model = {{model:String}} OR response_model = {{model:String}}) > 0)
+           AND (NOT {{errors_only:Bool}} OR t_errors > 0)
+           AND t_end_ns - t_start_ns >= {{min_duration_ns:Int64}}
+    ) AS t
+    LEFT JOIN (
+        SELECT trace_id, count() AS t_feedback, countIf(thumbs = 'down') > 0 AS t_negative,
+               countIf(escalation_reason != '') > 0 AS t_escalated
+        FROM feedback FINAL
+        WHERE project = {{project:String}}
+        GROUP BY trace_id
+    ) AS f ON t.trace_id = f.trace_id
+    WHERE {{negative:String}} = '' OR (f.t_negative = ({{negative:String}} = 'true'))
+    ORDER BY t.t_start_ns DESC, t.trace_id
+    LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+)
+ORDER BY start_ns DESC, trace_id
+{_FINAL_SETTINGS}
+"""

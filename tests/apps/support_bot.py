@@ -2,9 +2,10 @@
 
 It answers one question: a workflow that retrieves documents, calls a model that fails and
 falls back to a second model, streams a follow-up suggestion, and asks for a tool the
-application refuses. Prints {"trace_id": ...} on stdout.
+application refuses. Prints {"trace_id": ...} on stdout. With ``--feedback`` the user then
+gives the answer a thumbs-down pointing at the fallback call, and support escalates it.
 
-Usage: support_bot.py ENDPOINT [--capture]
+Usage: support_bot.py ENDPOINT [--capture] [--feedback]
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ import spyglass
 
 class ProviderTimeout(Exception):
     pass
+
+
+FALLBACK_SPAN: list[str] = []
 
 
 @spyglass.retrieval(corpus="kb", corpus_version="2026-11-01", top_k=2)
@@ -44,6 +48,7 @@ def primary_model(question: str) -> str:
 )
 async def fallback_model(question: str) -> str:
     call = spyglass.current_span()
+    FALLBACK_SPAN.append(call.span_id)
     call.set_input(question)
     call.set_usage(input_tokens=120, output_tokens=30, cached_input_tokens=64)
     call.set_response(model="gpt-4o-mini-2024-07-18", finish_reason="stop", response_id="resp-1")
@@ -79,7 +84,18 @@ async def answer_question(question: str) -> str:
             t.set_arguments({"order": "A-17", "amount": 30})
             t.set_authorization(allowed=False, reason="role lacks refunds")
         trace_id = spyglass.current_trace_id()
-    print(json.dumps({"trace_id": trace_id, "answer": answer, "followup": followup}))
+    if "--feedback" in sys.argv and trace_id:
+        spyglass.feedback(
+            trace_id, thumbs="down", comment="refund window is 60 days", span_id=FALLBACK_SPAN[0]
+        )
+        spyglass.feedback(
+            trace_id, source="support", escalation_reason="customer complaint", override="60 days"
+        )
+    print(
+        json.dumps(
+            {"trace_id": trace_id, "answer": answer, "followup": followup, "fallback_span": FALLBACK_SPAN[0]}
+        )
+    )
     return answer
 
 

@@ -290,7 +290,7 @@ class BrokenStore:
     def __init__(self, inner: Store) -> None:
         self.inner = inner
 
-    def insert_spans(self, batch: object) -> None:
+    def insert(self, table: str, batch: object) -> None:
         raise StoreError("disk full (injected)")
 
     def __getattr__(self, name: str) -> object:

@@ -40,11 +40,12 @@ def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def bot_trace(collector: CollectorProcess) -> dict[str, Any]:
-    result = run_app("support_bot.py", collector.url)
+    result = run_app("support_bot.py", collector.url, "--feedback")
     assert result.returncode == 0, result.stderr
     reported = json.loads(result.stdout.strip().splitlines()[-1])
     trace = get_trace(collector.url, reported["trace_id"])
     assert trace["trace_id"] == reported["trace_id"]
+    trace["_fallback_span"] = reported["fallback_span"]  # the app printed its answer: keep only this
     return trace
 
 
@@ -146,6 +147,31 @@ def test_totals(bot_trace: dict[str, Any]) -> None:
     assert totals["llm_calls"] == 3 and totals["fallback_count"] == 1
     assert totals["services"] == ["support-bot"]
     assert totals["duration_ms"] == pytest.approx(bot_trace["spans"][0]["duration_ms"], abs=0.01)
+
+
+def test_feedback_from_the_sdk_is_attached(bot_trace: dict[str, Any]) -> None:
+    """spyglass.feedback() in the app -> POST /v1/feedback -> the trace API, in order."""
+    down, escalation = bot_trace["feedback"]
+    assert down["thumbs"] == "down" and down["source"] == "end_user"
+    assert down["comment"] == "refund window is 60 days"
+    assert down["span_id"] == bot_trace["_fallback_span"]
+    assert by_name(bot_trace)["chat gpt-4o-mini"]["span_id"] == down["span_id"]
+    assert escalation["source"] == "support" and escalation["escalation_reason"] == "customer complaint"
+    assert escalation["override"] == "60 days" and escalation["span_id"] is None
+
+
+def test_cost_of_the_trace(bot_trace: dict[str, Any]) -> None:
+    spans = by_name(bot_trace)
+    # gpt-4o-mini: 56 uncached + 64 cached input tokens, 30 output, at $0.15 / $0.075 / $0.60 per M
+    assert spans["chat gpt-4o-mini"]["cost"] == {
+        "usd": pytest.approx((56 * 0.15 + 64 * 0.075 + 30 * 0.60) / 1e6),
+        "status": "ok",
+        "model": "gpt-4o-mini",
+    }
+    assert spans["chat gpt-4o"]["cost"]["status"] == "no_usage"  # timed out: no token counts
+    assert spans["answer_question"]["cost"] is None
+    priced = [s["cost"]["usd"] for s in spans.values() if s["cost"] and s["cost"]["usd"] is not None]
+    assert bot_trace["totals"]["cost_usd"] == pytest.approx(sum(priced))
 
 
 def test_content_not_exported_by_default(bot_trace: dict[str, Any]) -> None:

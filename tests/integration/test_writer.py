@@ -63,7 +63,7 @@ class FailingStore:
         self.calls = 0
         self.lock = threading.Lock()
 
-    def insert_spans(self, batch: object) -> None:
+    def insert(self, table: str, batch: object) -> None:
         with self.lock:
             self.calls += 1
         raise StoreError("injected")

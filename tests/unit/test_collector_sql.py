@@ -20,7 +20,7 @@ def test_migrations_are_versioned_and_create_the_schema() -> None:
     versions = [v for v, _, _ in found]
     assert versions == sorted(set(versions)) and versions[0] == 1
     statements = " ".join(s for _, _, stmts in found for s in stmts)
-    for name in ("spans", "trace_index", "trace_index_mv"):
+    for name in ("spans", "trace_index", "trace_index_mv", "feedback"):
         assert f"IF NOT EXISTS {name}" in statements  # idempotent when applied again
 
 
@@ -28,6 +28,33 @@ def test_insert_column_list_matches_the_table() -> None:
     ddl = next(s for _, _, stmts in queries.migrations() for s in stmts if "TABLE IF NOT EXISTS spans" in s)
     table_cols = re.findall(r"^\s{4}([a-z_0-9]+) ", ddl, flags=re.M)
     assert [c for c in table_cols if c != "ingested_at"] == list(queries.SPAN_COLUMNS)
+
+
+def test_feedback_column_list_matches_the_table() -> None:
+    ddl = next(
+        s for _, _, stmts in queries.migrations() for s in stmts if "TABLE IF NOT EXISTS feedback" in s
+    )
+    assert tuple(re.findall(r"^\s{4}([a-z_0-9]+) ", ddl, flags=re.M)) == queries.FEEDBACK_COLUMNS
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        (queries.TRACE_FEEDBACK, {"project", "trace_id"}),
+        (queries.FEEDBACK_INBOX, {"project", "since_ns", "until_ns", "source", "state", "limit", "offset"}),
+        (
+            queries.TRACE_LIST,
+            {
+                *("project", "since_ns", "until_ns", "tenant", "workflow", "release", "model"),
+                *("errors_only", "negative", "min_duration_ns", "limit", "offset"),
+            },
+        ),
+    ],
+)
+def test_list_queries_take_values_only_as_parameters(sql: str, expected: set[str]) -> None:
+    assert {name for name, _ in re.findall(r"\{(\w+):(\w+)\}", sql)} == expected
+    assert "FINAL" in sql
+    assert "{" not in re.sub(r"\{\w+:\w+\}", "", sql)  # no other interpolation survived
 
 
 @pytest.mark.parametrize("sql", [queries.TRACE_SPANS, queries.TRACE_SPANS_NO_INDEX])

@@ -19,6 +19,7 @@ EXPECTED_ALL = [
     "current_span",
     "current_trace_id",
     "embedding",
+    "feedback",
     "flush",
     "init",
     "llm",
