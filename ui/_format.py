@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,12 +20,16 @@ def duration(ms: float | None) -> str:
 
 
 def usd(value: float) -> str:
-    """Dollars with the precision that matters: ``$1.25``, ``$0.000123``."""
+    """Dollars with three significant digits below a dollar, cents above:
+    ``$1,234.50``, ``$0.0123``, ``$0.0000862`` (never scientific notation)."""
     if value == 0:
         return "$0"
     if abs(value) >= 1:
         return f"${value:,.2f}"
-    return f"${value:.3g}" if abs(value) >= 0.001 else f"${value:.2g}"
+    decimals = max(2, 2 - math.floor(math.log10(abs(value))))
+    text = f"{abs(value):.{decimals}f}".rstrip("0")
+    text += "0" * max(0, 4 - len(text))  # at least two decimals: 0.5 -> 0.50
+    return ("-$" if value < 0 else "$") + text
 
 
 def trace_cost(cost_usd: float | None, unpriced_spans: int | None) -> str:

@@ -80,7 +80,7 @@ def table(rows: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]
                 "models": ", ".join(r.get("models") or []),
                 "spans": r.get("span_count"),
                 "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
-                "cost": trace_cost(r.get("cost_usd"), None),
+                "cost": trace_cost(r.get("cost_usd"), r.get("unpriced_spans")),
                 "service": r.get("service"),
             }
         )
