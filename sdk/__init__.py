@@ -29,8 +29,9 @@ __version__ = "0.1.0"
 
 def sdk_stats() -> dict[str, int]:
     """Counters of the SDK's own health: spans exported and dropped, export failures,
-    internal errors swallowed. ``spans_dropped`` grows when the export queue is full or the
-    collector cannot be reached."""
+    internal errors swallowed, and feedback events exported, dropped (queue full or collector
+    unreachable after retries), rejected by the collector or invalid. ``spans_dropped`` grows
+    when the export queue is full or the collector cannot be reached."""
     return _counters.snapshot()
 
 

@@ -1,4 +1,5 @@
-"""The ``spyglass`` command: ``up`` starts the collector, ``trace ID`` prints a trace."""
+"""The ``spyglass`` command: ``up`` starts the collector and the UI, ``demo`` sends a demo
+workload, ``trace ID`` prints a trace."""
 
 from __future__ import annotations
 
@@ -23,13 +24,47 @@ def _cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    settings = Settings.from_env(host=args.host, port=args.port, data_dir=args.data_dir)
+    settings = Settings.from_env(
+        host=args.host, port=args.port, data_dir=args.data_dir, prices_file=args.prices
+    )
+    # The UI and the demo reach the collector on loopback when it listens on every interface.
+    local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    endpoint = f"http://{local_host}:{settings.port}"
+    children = []
+    if not args.no_ui:
+        if args.ui_port == settings.port:
+            print(
+                f"spyglass: --ui-port {args.ui_port} is the collector's port; pick another", file=sys.stderr
+            )
+            return 2
+        from spyglass.ui import launch
+
+        children.append(launch(endpoint, port=args.ui_port, host=settings.host))
+        print(f"Spyglass UI on http://{local_host}:{args.ui_port}", flush=True)
     if args.demo:
         from ._demo import run_in_background
 
-        run_in_background(f"http://{settings.host}:{settings.port}", traces=args.demo_traces)
-    serve(settings)
+        children.append(run_in_background(endpoint, traces=args.demo_traces))
+    try:
+        serve(settings)
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except Exception:
+                child.kill()
     return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from ._demo import run
+
+    result = run(
+        _endpoint(args.endpoint), traces=args.traces, days=args.days, seed=args.seed, progress=not args.quiet
+    )
+    return 0 if result.trace_ids else 1
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
@@ -52,13 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="LLM tracing and reliability.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    up = sub.add_parser("up", help="start the collector on the embedded store")
+    up = sub.add_parser("up", help="start the collector (embedded store) and the UI")
     up.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="OTLP/HTTP and API port (default 4318)")
     up.add_argument("--data-dir", default=None, help="embedded store directory (default ./spyglass-data)")
-    up.add_argument("--demo", action="store_true", help="send demo traces from a sample app once started")
-    up.add_argument("--demo-traces", type=int, default=50, help="how many demo traces (default 50)")
+    up.add_argument("--ui-port", type=int, default=8501, help="the UI's port (default 8501)")
+    up.add_argument("--no-ui", action="store_true", help="start the collector only")
+    up.add_argument(
+        "--prices", default=None, help="TOML price table overriding and extending the shipped one"
+    )
+    up.add_argument("--demo", action="store_true", help="load demo data (spyglass demo) once started")
+    up.add_argument("--demo-traces", type=int, default=2000, help="how many demo traces (default 2000)")
     up.set_defaults(func=_cmd_up)
+
+    demo = sub.add_parser("demo", help="send a realistic demo workload to a running collector")
+    demo.add_argument("--endpoint", default=None, help=f"collector URL (default {DEFAULT_ENDPOINT})")
+    demo.add_argument("--traces", type=int, default=2000, help="how many requests (default 2000)")
+    demo.add_argument("--days", type=int, default=14, help="spread over the last N days (default 14)")
+    demo.add_argument("--seed", type=int, default=7, help="same seed, same data (default 7)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=_cmd_demo)
 
     tr = sub.add_parser("trace", help="print one trace as a tree")
     tr.add_argument("trace_id", help="32 hex characters, as spyglass.current_trace_id() returns")

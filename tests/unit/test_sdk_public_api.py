@@ -49,7 +49,10 @@ def test_every_public_name_exists() -> None:
 
 def test_sdk_stats_has_the_documented_counters() -> None:
     stats = spyglass.sdk_stats()
-    assert set(stats) == {"internal_errors", "spans_dropped", "spans_exported", "export_failures"}
+    assert set(stats) == {
+        *("internal_errors", "spans_dropped", "spans_exported", "export_failures"),
+        *("feedback_exported", "feedback_dropped", "feedback_invalid", "feedback_rejected"),
+    }
     assert all(isinstance(v, int) for v in stats.values())
 
 
