@@ -1,16 +1,231 @@
-"""A small demo application for ``spyglass up --demo``: a support assistant answering
-questions through the real SDK, exported to the collector that just started."""
+"""``spyglass demo``: a realistic workload sent through the real SDK to a running collector.
+
+Two applications of one support platform (``service.name`` "support-platform"):
+
+- the support assistant (``answer_question``, 70% of requests): embeds the question, searches
+  the knowledge base (sometimes nothing comes back), reranks, looks the customer up in the
+  CRM (tool ``lookup_customer``), asks ``gpt-4o`` with the ``answer`` prompt (A/B test of
+  ``v3`` against ``v4``, by user), falling back to ``gpt-4o-mini`` (``fallback_from``) on
+  timeouts, rate limits and 5xx; often the model asks for a tool (``issue_refund``,
+  ``reset_password``... some denied by the application) and answers again with its result;
+- the ticket classifier (``classify_ticket``, 30%): CRM lookup, similar tickets, a
+  ``gpt-4o-mini`` call (retried when its JSON does not parse), then ``route_ticket``.
+
+Five tenants, five intents, releases 2026.11.1 then 2026.11.2 (rolled out between 55% and
+80% of the window), log-normal latencies with a multi-second tail, errors raised inside spans
+and handled by the application, and feedback on a share of traces (thumbs, escalations,
+support overrides and resolutions, reviewer audits), some arriving hours or days later.
+
+Planted problems (``PLANTED``), and nothing else differs between cohorts:
+
+1. Tenant ``globex``: in the newest week only, 8% of its requests (both apps) spend 2-6 s in
+   the ``lookup_customer`` tool (``execute_tool lookup_customer``), which drives its p99
+   latency; elsewhere that tool takes ~90 ms.
+2. Prompt ``answer`` version ``v4`` gets 18% thumbs-down among rated answers, against 6% for
+   ``v3``; latency, tokens, errors and escalations are the same for both versions.
+
+Time is simulated (``spyglass.testing.virtual_clock``): requests are spread over the last
+``days`` days and 2000 of them take seconds. Trace and span IDs come from the seed, so the
+same seed and size give the same traces and feedback event IDs (a re-run is idempotent).
+"""
 
 from __future__ import annotations
 
-import random
+import argparse
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import IO
 
-TENANTS = ("acme", "globex", "initech")
-INTENTS = ("refund", "shipping", "account")
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import IdGenerator
+
+import spyglass
+from spyglass.testing import virtual_clock
+
+from .._processors import CohortProcessor
+from .._state import state
+from ._demo_apps import APPS, Outcome
+from ._demo_feedback import FeedbackEvent, plan_feedback
+from ._demo_world import PLANTED, Sim, plan_requests, request_rng
+
+__all__ = ["PLANTED", "DemoResult", "run", "run_in_background", "simulate"]
+
+SERVICE = "support-platform"
+# Export runs while requests are generated, but the collector ingests slower (~1,500 spans/s
+# against ~3,500 generated on this 2-core machine): the queue grows by ~8,000 spans per 2,000
+# traces. A flush every 2,000 traces lets it drain, far below its bound (~3 KB per span).
+FLUSH_EVERY_TRACES = 2_000
+QUEUE_SIZE = 32_768
+FEEDBACK_FLUSH_EVERY = 5_000  # the SDK's feedback queue holds 10,000 events
+
+
+class CollectorUnavailable(RuntimeError):
+    """The collector did not answer ``/healthz``."""
+
+
+class SeededIdGenerator(IdGenerator):
+    """Trace and span IDs from the seed: request ``i`` of seed ``s`` always gets the same IDs,
+    whatever the requests before it did."""
+
+    def __init__(self, seed: int) -> None:
+        self._seed = seed
+        self._rng = request_rng(seed, -1, "ids")
+
+    def begin(self, index: int) -> None:
+        """Draw the IDs of request ``index`` from here on."""
+        self._rng = request_rng(self._seed, index, "ids")
+
+    def generate_span_id(self) -> int:
+        return self._rng.getrandbits(64) or 1
+
+    def generate_trace_id(self) -> int:
+        return self._rng.getrandbits(128) or 1
+
+
+class _SpanCounter(SpanProcessor):
+    def __init__(self) -> None:
+        self.ended = 0
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.ended += 1
+
+
+class _Progress:
+    """``[#####     ] 1200/2000 traces`` on stderr, redrawn every 1%."""
+
+    def __init__(self, total: int, enabled: bool, stream: IO[str] | None = None, width: int = 30) -> None:
+        self.total, self.enabled, self.width = total, enabled and total > 0, width
+        self.stream = stream or sys.stderr
+        self.step = max(1, total // 100)
+
+    def update(self, done: int) -> None:
+        if self.enabled and (done % self.step == 0 or done == self.total):
+            filled = self.width * done // self.total
+            bar = "#" * filled + " " * (self.width - filled)
+            self.stream.write(f"\r[{bar}] {done}/{self.total} traces")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+@dataclass
+class Workload:
+    """What a demo run produced: one outcome per request, and the feedback to send."""
+
+    outcomes: list[Outcome]
+    feedback: list[FeedbackEvent]
+
+    @property
+    def trace_ids(self) -> list[str]:
+        return [o.trace_id for o in self.outcomes]
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """A finished demo run, with traces worth opening."""
+
+    trace_ids: list[str]
+    spans: int
+    feedback: int
+    good_trace: str | None  # answered by the primary model, no error, thumbs up
+    bad_trace: str | None  # thumbs down, preferably on a request that went wrong
+    escalated_trace: str | None  # escalated to a human, resolved when possible
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)  # dropped spans or feedback, failed flushes
+
+
+def generate(
+    traces: int,
+    days: float,
+    seed: int,
+    now_ns: int,
+    ids: SeededIdGenerator | None = None,
+    on_trace: Callable[[int], None] | None = None,
+) -> Workload:
+    """Run the requests through the SDK as it is wired now, on a virtual clock."""
+    requests = plan_requests(seed, traces, days, now_ns)
+    outcomes = []
+    with virtual_clock(now_ns) as clock:
+        for req in requests:
+            if ids is not None:
+                ids.begin(req.index)
+            clock.set(req.start_ns)
+            outcomes.append(APPS[req.app](Sim(request_rng(seed, req.index, "app"), clock), req))
+            if on_trace is not None:
+                on_trace(len(outcomes))
+    return Workload(outcomes, plan_feedback(seed, outcomes, now_ns))
+
+
+def _resource(seed: int) -> Resource:
+    # A fixed instance ID: OpenTelemetry would draw a random one, and runs must be identical.
+    return Resource.create(
+        {
+            "service.name": SERVICE,
+            "service.instance.id": f"demo-{seed}",
+            "deployment.environment.name": "demo",
+        }
+    )
+
+
+def simulate(
+    traces: int, *, days: float = 14, seed: int = 7, now_ns: int | None = None
+) -> tuple[Workload, Sequence[ReadableSpan]]:
+    """Generate the workload into memory instead of a collector (tests, dry runs); the SDK's
+    tracer is borrowed for the duration, as ``spyglass.testing.capture_spans`` does."""
+    exporter = InMemorySpanExporter()
+    ids = SeededIdGenerator(seed)
+    provider = TracerProvider(resource=_resource(seed), id_generator=ids)
+    provider.add_span_processor(CohortProcessor())
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    saved = state.tracer
+    state.tracer = provider.get_tracer("spyglass")
+    try:
+        workload = generate(traces, days, seed, time.time_ns() if now_ns is None else now_ns, ids)
+    finally:
+        state.tracer = saved
+        provider.shutdown()
+    return workload, exporter.get_finished_spans()
+
+
+def examples(workload: Workload) -> tuple[str | None, str | None, str | None]:
+    """(good, bad, escalated) trace IDs, the newest of each kind."""
+    events: dict[str, list[FeedbackEvent]] = {}
+    for event in workload.feedback:
+        events.setdefault(event.trace_id, []).append(event)
+
+    def newest(test: Callable[[Outcome, list[FeedbackEvent]], bool]) -> str | None:
+        for out in reversed(workload.outcomes):
+            if test(out, events.get(out.trace_id, [])):
+                return out.trace_id
+        return None
+
+    def went_wrong(o: Outcome) -> bool:
+        return o.errors > 0 or o.fallback or o.denied_tool is not None
+
+    def thumbs_down(o: Outcome, ev: list[FeedbackEvent]) -> bool:
+        return any(e.thumbs == "down" for e in ev)
+
+    def escalated(o: Outcome, ev: list[FeedbackEvent]) -> bool:
+        return any(e.escalation_reason for e in ev)
+
+    good = newest(
+        lambda o, ev: o.request.app == "support" and not went_wrong(o) and any(e.thumbs == "up" for e in ev)
+    )
+    bad = newest(lambda o, ev: went_wrong(o) and thumbs_down(o, ev)) or newest(thumbs_down)
+    resolved = newest(lambda o, ev: escalated(o, ev) and any(e.resolution for e in ev))
+    return good, bad, resolved or newest(escalated)
+    return good, bad, escalated
 
 
 def _wait_until_up(endpoint: str, timeout: float = 30.0) -> bool:
@@ -24,64 +239,123 @@ def _wait_until_up(endpoint: str, timeout: float = 30.0) -> bool:
     return False
 
 
-def answer(rng: random.Random) -> str | None:
-    """One request of the demo app; returns its trace ID."""
-    import spyglass
-
-    tenant, intent = rng.choice(TENANTS), rng.choice(INTENTS)
-    with spyglass.cohort(tenant=tenant, workflow="support", intent=intent, release="2026.11.2"):
-        with spyglass.workflow("answer_question"):
-            with spyglass.retrieval(corpus="kb", corpus_version="2026-11-01", top_k=3) as r:
-                time.sleep(rng.uniform(0.005, 0.02))
-                docs = rng.sample([f"doc-{i}" for i in range(1, 40)], 3)
-                r.set_documents(docs, scores=sorted((rng.random() for _ in docs), reverse=True))
-            model = "gpt-4o-mini"
-            if rng.random() < 0.1:
-                try:
-                    with spyglass.llm(
-                        model="gpt-4o", provider="openai", prompt_name="answer", prompt_version="v3"
-                    ):
-                        time.sleep(rng.uniform(0.02, 0.05))
-                        raise TimeoutError("provider timed out after 30 s")
-                except TimeoutError:
-                    pass
-                fallback = {"fallback_from": "gpt-4o"}
-            else:
-                fallback = {}
-            with spyglass.llm(
-                model=model, provider="openai", prompt_name="answer", prompt_version="v3", **fallback
-            ) as call:
-                time.sleep(rng.uniform(0.02, 0.08))
-                call.set_usage(input_tokens=rng.randint(300, 900), output_tokens=rng.randint(20, 200))
-                call.set_response(model=model + "-2024-07-18", finish_reason="stop")
-            if intent == "refund":
-                with spyglass.tool("issue_refund", schema_version="2") as t:
-                    allowed = rng.random() < 0.5
-                    t.set_authorization(allowed=allowed, reason=None if allowed else "role lacks refunds")
-            return spyglass.current_trace_id()
+def _send_feedback(events: list[FeedbackEvent]) -> None:
+    for n, e in enumerate(events, 1):
+        spyglass.feedback(
+            e.trace_id,
+            thumbs=e.thumbs,  # type: ignore[arg-type]
+            score=e.score,
+            comment=e.comment,
+            source=e.source,  # type: ignore[arg-type]
+            escalation_reason=e.escalation_reason,
+            override=e.override,
+            resolution=e.resolution,
+            span_id=e.span_id,
+            timestamp=e.timestamp,
+            event_id=e.event_id,
+        )
+        if n % FEEDBACK_FLUSH_EVERY == 0:
+            spyglass.flush(timeout=60)
 
 
-def run(endpoint: str, traces: int = 50, seed: int = 7) -> list[str]:
-    """Send ``traces`` demo requests through the SDK to ``endpoint``; returns their trace IDs."""
-    import spyglass
-
+def run(
+    endpoint: str, *, traces: int = 2000, days: int = 14, seed: int = 7, progress: bool = True
+) -> DemoResult:
+    """Wait for the collector at ``endpoint``, send the workload (spans, then feedback), flush,
+    and print a one-line summary naming a trace to look at. Call once per process:
+    ``spyglass.init`` runs here, on a TracerProvider whose IDs come from ``seed``."""
+    started = time.monotonic()
+    endpoint = endpoint.rstrip("/")
     if not _wait_until_up(endpoint):
-        print(f"demo: the collector at {endpoint} did not come up; no demo data sent")
-        return []
-    spyglass.init(endpoint=endpoint, service_name="demo-support-bot")
-    rng = random.Random(seed)
-    ids = [tid for _ in range(traces) if (tid := answer(rng))]
-    spyglass.flush()
-    if ids:
-        print(f"demo: sent {len(ids)} traces. Look one up:  spyglass trace {ids[-1]}", flush=True)
-    return ids
+        raise CollectorUnavailable(f"the collector at {endpoint} did not answer {endpoint}/healthz")
+    ids = SeededIdGenerator(seed)
+    provider = TracerProvider(resource=_resource(seed), id_generator=ids)
+    counter = _SpanCounter()
+    provider.add_span_processor(counter)
+    trace.set_tracer_provider(provider)
+    # spyglass.init joins the provider installed above (its IDs and resource stay ours).
+    joined = spyglass.init(endpoint=endpoint, max_queue_size=QUEUE_SIZE, schedule_delay_millis=200)
+    if joined is not provider:
+        raise RuntimeError(
+            "spyglass was already initialised in this process: run the demo in its own process"
+        )
+
+    problems: list[str] = []
+    bar = _Progress(traces, progress)
+
+    def on_trace(done: int) -> None:
+        bar.update(done)
+        if done % FLUSH_EVERY_TRACES == 0 and not spyglass.flush(timeout=60):
+            problems.append(f"a flush after {done} traces timed out")
+
+    try:
+        workload = generate(traces, days, seed, time.time_ns(), ids, on_trace)
+    finally:
+        bar.close()
+    _send_feedback(workload.feedback)
+    if not spyglass.flush(timeout=120):
+        problems.append("the final flush timed out")
+    stats = spyglass.sdk_stats()
+    problems += [
+        f"{name}: {stats[name]}"
+        for name in sorted(stats)
+        if name.endswith(("_dropped", "_rejected", "_invalid")) and stats[name]
+    ]
+
+    good, bad, escalated = examples(workload)
+    result = DemoResult(
+        trace_ids=workload.trace_ids,
+        spans=counter.ended,
+        feedback=len(workload.feedback),
+        good_trace=good,
+        bad_trace=bad,
+        escalated_trace=escalated,
+        seconds=time.monotonic() - started,
+        problems=problems,
+    )
+    _print_summary(result, days)
+    return result
 
 
-def run_in_background(endpoint: str, traces: int = 50) -> subprocess.Popen[bytes]:
+def _print_summary(result: DemoResult, days: int) -> None:
+    n = len(result.trace_ids)
+    look = result.bad_trace or result.good_trace or (result.trace_ids[-1] if n else None)
+    what = "a bad answer with negative feedback" if result.bad_trace else "a trace"
+    print(
+        f"demo: sent {n} traces ({result.spans} spans) and {result.feedback} feedback events over the last "
+        f"{days} days in {result.seconds:.1f} s. Look at {what}:  spyglass trace {look}",
+        flush=True,
+    )
+    for problem in result.problems:
+        print(f"demo: warning: {problem}", file=sys.stderr, flush=True)
+
+
+def run_in_background(
+    endpoint: str, traces: int = 50, *, days: int = 14, seed: int = 7
+) -> subprocess.Popen[bytes]:
     """Run the demo app as its own process, as a real application would be: in the
     collector's process its spans would mix with the collector's own instrumentation."""
-    return subprocess.Popen([sys.executable, "-m", "spyglass.cli._demo", endpoint, str(traces)])
+    args = ["--traces", str(traces), "--days", str(days), "--seed", str(seed), "--no-progress"]
+    return subprocess.Popen([sys.executable, "-m", "spyglass.cli._demo", endpoint, *args])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m spyglass.cli._demo", description=__doc__.split("\n")[0])
+    parser.add_argument("endpoint", help="collector URL, e.g. http://127.0.0.1:4318")
+    parser.add_argument("--traces", type=int, default=2000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        result = run(
+            args.endpoint, traces=args.traces, days=args.days, seed=args.seed, progress=not args.no_progress
+        )
+    except CollectorUnavailable as exc:
+        print(f"demo: {exc}; no demo data sent", file=sys.stderr)
+        return 1
+    return 1 if result.problems else 0
 
 
 if __name__ == "__main__":
-    run(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 50)
+    sys.exit(main())
