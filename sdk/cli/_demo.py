@@ -25,13 +25,16 @@ Planted problems (``PLANTED``), and nothing else differs between cohorts:
    ``v3``; latency, tokens, errors and escalations are the same for both versions.
 
 Time is simulated (``spyglass.testing.virtual_clock``): requests are spread over the last
-``days`` days and 2000 of them take seconds. Trace and span IDs come from the seed, so the
-same seed and size give the same traces and feedback event IDs (a re-run is idempotent).
+``days`` days and 2000 of them take seconds. Trace and span IDs are drawn like everything
+else from the seed, the size, the days and the window's end (the current hour unless given):
+the same run gives the same traces and feedback event IDs, and sending it again is idempotent.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import subprocess
 import sys
 import time
@@ -54,7 +57,7 @@ from .._processors import CohortProcessor
 from .._state import state
 from ._demo_apps import APPS, Outcome
 from ._demo_feedback import FeedbackEvent, plan_feedback
-from ._demo_world import PLANTED, Sim, plan_requests, request_rng
+from ._demo_world import PLANTED, Scenario, Sim, anchor, plan_requests
 
 __all__ = ["PLANTED", "DemoResult", "run", "run_in_background", "simulate"]
 
@@ -72,16 +75,16 @@ class CollectorUnavailable(RuntimeError):
 
 
 class SeededIdGenerator(IdGenerator):
-    """Trace and span IDs from the seed: request ``i`` of seed ``s`` always gets the same IDs,
-    whatever the requests before it did."""
+    """Trace and span IDs from the scenario: request ``i`` always gets the same IDs, whatever
+    the requests before it did."""
 
-    def __init__(self, seed: int) -> None:
-        self._seed = seed
-        self._rng = request_rng(seed, -1, "ids")
+    def __init__(self, scenario: Scenario) -> None:
+        self._scenario = scenario
+        self._rng = scenario.rng("ids")
 
     def begin(self, index: int) -> None:
         """Draw the IDs of request ``index`` from here on."""
-        self._rng = request_rng(self._seed, index, "ids")
+        self._rng = self._scenario.rng("ids", index)
 
     def generate_span_id(self) -> int:
         return self._rng.getrandbits(64) or 1
@@ -146,25 +149,26 @@ class DemoResult:
 
 
 def generate(
-    traces: int,
-    days: float,
-    seed: int,
-    now_ns: int,
-    ids: SeededIdGenerator | None = None,
-    on_trace: Callable[[int], None] | None = None,
+    scenario: Scenario, ids: SeededIdGenerator | None = None, on_trace: Callable[[int], None] | None = None
 ) -> Workload:
-    """Run the requests through the SDK as it is wired now, on a virtual clock."""
-    requests = plan_requests(seed, traces, days, now_ns)
+    """Run the scenario's requests through the SDK as it is wired now, on a virtual clock;
+    ``ids`` is the TracerProvider's ID generator, told which request is running."""
     outcomes = []
-    with virtual_clock(now_ns) as clock:
-        for req in requests:
+    with virtual_clock(scenario.now_ns) as clock:
+        for req in plan_requests(scenario):
             if ids is not None:
                 ids.begin(req.index)
             clock.set(req.start_ns)
-            outcomes.append(APPS[req.app](Sim(request_rng(seed, req.index, "app"), clock), req))
+            outcomes.append(APPS[req.app](Sim(scenario.rng("app", req.index), clock), req))
             if on_trace is not None:
                 on_trace(len(outcomes))
-    return Workload(outcomes, plan_feedback(seed, outcomes, now_ns))
+    return Workload(outcomes, plan_feedback(scenario, outcomes))
+
+
+def make_scenario(traces: int, days: float, seed: int, now: float | None) -> Scenario:
+    """The run's scenario; ``now`` (seconds since the epoch) defaults to the current hour."""
+    end_ns = anchor(time.time_ns()) if now is None else round(now * 1e9)
+    return Scenario(traces=traces, days=days, seed=seed, now_ns=end_ns)
 
 
 def _resource(seed: int) -> Resource:
@@ -179,19 +183,20 @@ def _resource(seed: int) -> Resource:
 
 
 def simulate(
-    traces: int, *, days: float = 14, seed: int = 7, now_ns: int | None = None
+    traces: int, *, days: float = 14, seed: int = 7, now: float | None = None
 ) -> tuple[Workload, Sequence[ReadableSpan]]:
     """Generate the workload into memory instead of a collector (tests, dry runs); the SDK's
     tracer is borrowed for the duration, as ``spyglass.testing.capture_spans`` does."""
     exporter = InMemorySpanExporter()
-    ids = SeededIdGenerator(seed)
+    plan = make_scenario(traces, days, seed, now)
+    ids = SeededIdGenerator(plan)
     provider = TracerProvider(resource=_resource(seed), id_generator=ids)
     provider.add_span_processor(CohortProcessor())
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     saved = state.tracer
     state.tracer = provider.get_tracer("spyglass")
     try:
-        workload = generate(traces, days, seed, time.time_ns() if now_ns is None else now_ns, ids)
+        workload = generate(plan, ids)
     finally:
         state.tracer = saved
         provider.shutdown()
@@ -259,16 +264,24 @@ def _send_feedback(events: list[FeedbackEvent]) -> None:
 
 
 def run(
-    endpoint: str, *, traces: int = 2000, days: int = 14, seed: int = 7, progress: bool = True
+    endpoint: str,
+    *,
+    traces: int = 2000,
+    days: int = 14,
+    seed: int = 7,
+    progress: bool = True,
+    now: float | None = None,
 ) -> DemoResult:
     """Wait for the collector at ``endpoint``, send the workload (spans, then feedback), flush,
-    and print a one-line summary naming a trace to look at. Call once per process:
-    ``spyglass.init`` runs here, on a TracerProvider whose IDs come from ``seed``."""
+    and print a one-line summary naming a trace to look at. The window ends at ``now``
+    (seconds since the epoch; default: the current hour). Call once per process:
+    ``spyglass.init`` runs here, on a TracerProvider whose IDs come from the scenario."""
     started = time.monotonic()
     endpoint = endpoint.rstrip("/")
     if not _wait_until_up(endpoint):
         raise CollectorUnavailable(f"the collector at {endpoint} did not answer {endpoint}/healthz")
-    ids = SeededIdGenerator(seed)
+    plan = make_scenario(traces, days, seed, now)
+    ids = SeededIdGenerator(plan)
     provider = TracerProvider(resource=_resource(seed), id_generator=ids)
     counter = _SpanCounter()
     provider.add_span_processor(counter)
@@ -289,7 +302,7 @@ def run(
             problems.append(f"a flush after {done} traces timed out")
 
     try:
-        workload = generate(traces, days, seed, time.time_ns(), ids, on_trace)
+        workload = generate(plan, ids, on_trace)
     finally:
         bar.close()
     _send_feedback(workload.feedback)
@@ -340,20 +353,33 @@ def run_in_background(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m spyglass.cli._demo", description=__doc__.split("\n")[0])
+    """``python -m spyglass.cli._demo ENDPOINT [--traces N] [--days D] [--seed S] [--now T]
+    [--no-progress] [--json]``: exit status 1 when the collector is down or data was lost."""
+    parser = argparse.ArgumentParser(
+        prog="python -m spyglass.cli._demo", description="Send the demo workload to a collector."
+    )
     parser.add_argument("endpoint", help="collector URL, e.g. http://127.0.0.1:4318")
     parser.add_argument("--traces", type=int, default=2000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--now", type=float, default=None, help="window end, seconds since the epoch")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON (last line)")
     args = parser.parse_args(argv)
     try:
         result = run(
-            args.endpoint, traces=args.traces, days=args.days, seed=args.seed, progress=not args.no_progress
+            args.endpoint,
+            traces=args.traces,
+            days=args.days,
+            seed=args.seed,
+            progress=not args.no_progress,
+            now=args.now,
         )
     except CollectorUnavailable as exc:
         print(f"demo: {exc}; no demo data sent", file=sys.stderr)
         return 1
+    if args.json:
+        print(json.dumps(dataclasses.asdict(result)), flush=True)
     return 1 if result.problems else 0
 
 

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 
 from ._demo_apps import Outcome
-from ._demo_world import THUMBS_DOWN_RATE, request_rng
+from ._demo_world import THUMBS_DOWN_RATE, Scenario
 
 RATED_SHARE = 0.35  # support answers the end user rates
 REVIEWED_SHARE = 0.12  # classifier labels a reviewer audits
@@ -59,6 +59,16 @@ class _Planner:
         self.rng = random.Random()
         self.now_s = now_ns / 1e9
         self.events: list[FeedbackEvent] = []
+        self.down_credit = dict.fromkeys(THUMBS_DOWN_RATE, 0.0)
+
+    def thumbs_down(self, prompt_version: str) -> bool:
+        """Randomized rounding with carried credit: each answer is down with probability
+        ~rate, yet the count per version stays within one of rate x answers, so the planted
+        gap shows at any demo size instead of drowning in binomial noise at small ones."""
+        credit = self.down_credit[prompt_version] + THUMBS_DOWN_RATE[prompt_version]
+        down = self.rng.random() < credit
+        self.down_credit[prompt_version] = credit - down
+        return down
 
     def after(self, seconds_median: float, sigma: float) -> float:
         return seconds_median * self.rng.lognormvariate(0.0, sigma)
@@ -102,7 +112,7 @@ class _Planner:
                 self.escalate(out, end + self.after(120, 1.0), "the assistant failed to answer")
             return
         if self.rng.random() < RATED_SHARE:
-            down = self.rng.random() < THUMBS_DOWN_RATE[out.request.prompt_version]
+            down = self.thumbs_down(out.request.prompt_version)
             comment = None
             if down and self.rng.random() < 0.45:
                 comment = self.rng.choice(DOWN_COMMENTS)
@@ -140,12 +150,12 @@ class _Planner:
         )
 
 
-def plan_feedback(seed: int, outcomes: list[Outcome], now_ns: int) -> list[FeedbackEvent]:
+def plan_feedback(scenario: Scenario, outcomes: list[Outcome]) -> list[FeedbackEvent]:
     """The feedback events for ``outcomes``, oldest first. Each trace's feedback has its own
     seeded generator, apart from the traces': changing feedback rules changes no trace."""
-    planner = _Planner(now_ns)
+    planner = _Planner(scenario.now_ns)
     for out in outcomes:
-        planner.rng = request_rng(seed, out.request.index, "feedback")
+        planner.rng = scenario.rng("feedback", out.request.index)
         if out.request.app == "support":
             planner.support(out)
         else:

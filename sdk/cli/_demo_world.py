@@ -1,8 +1,8 @@
 """The world the demo applications live in: tenants, users, releases, prompt versions, when
 requests arrive, how long things take, and the two problems planted for analytics to find.
 
-Everything is drawn from generators seeded with the demo's seed, so the same seed and size
-give the same requests.
+Everything random is drawn from generators seeded by the ``Scenario`` (seed, size, days and
+the moment the window ends), so the same scenario always gives the same requests.
 """
 
 from __future__ import annotations
@@ -125,21 +125,40 @@ def _release(roll: float, fraction: float) -> str:
     return NEW_RELEASE if roll < share_new else OLD_RELEASE
 
 
-def request_rng(seed: int, index: int, stream: str) -> random.Random:
-    """The generator of one request's ``stream`` ("request", "app", "ids"). One stream per
-    request keeps each request identical whenever the demo runs: only arrival times follow
-    the wall clock, and nothing else depends on them but the release and the slow tool."""
-    return random.Random(f"spyglass-demo-{seed}-{stream}-{index}")
+@dataclass(frozen=True)
+class Scenario:
+    """One demo run: ``traces`` requests over the ``days`` before ``now_ns``, from ``seed``."""
+
+    traces: int
+    days: float
+    seed: int
+    now_ns: int
+
+    def rng(self, stream: str, index: int = -1) -> random.Random:
+        """The generator of one ``stream`` ("arrivals", "ids", "app", "feedback"...) of
+        request ``index``. One stream per request keeps each request's data independent of
+        the others' (feedback rules cannot change a trace)."""
+        key = f"spyglass-demo/{self.seed}/{self.traces}/{self.days:g}/{self.now_ns}/{stream}/{index}"
+        return random.Random(key)
 
 
-def plan_requests(seed: int, traces: int, days: float, now_ns: int) -> list[Request]:
-    """``traces`` requests over the ``days`` before ``now_ns``, oldest first."""
+def anchor(now_ns: int) -> int:
+    """The end of the demo's window: ``now_ns`` rounded down to the hour. Runs within one hour
+    send identical data (re-sending is idempotent: the store keeps one copy of a span or a
+    feedback event with the same ID); a later run gets a window, and IDs, of its own rather
+    than old IDs at new times (which would duplicate spans across the store's day partitions)."""
+    return now_ns - now_ns % HOUR_NS
+
+
+def plan_requests(scenario: Scenario) -> list[Request]:
+    """The scenario's requests, oldest first."""
+    now_ns, days = scenario.now_ns, scenario.days
     window_end = now_ns - 10 * 60 * 10**9  # the newest request has finished by now
     window_start = now_ns - round(days * DAY_NS)
     slow_since = now_ns - round(min(SLOW_TOOL_DAYS, days / 2) * DAY_NS)
-    arrivals = random.Random(f"spyglass-demo-{seed}-arrivals")
+    arrivals = scenario.rng("arrivals")
     starts: list[int] = []
-    while len(starts) < traces:  # rejection sampling against the traffic curve (its max is 1)
+    while len(starts) < scenario.traces:  # rejection sampling against the traffic curve (its max is 1)
         t = arrivals.randrange(window_start, window_end)
         if arrivals.random() < _traffic(t):
             starts.append(t)
@@ -150,9 +169,12 @@ def plan_requests(seed: int, traces: int, days: float, now_ns: int) -> list[Requ
         for tenant in TENANTS
     }
     tenant_names, tenant_weights = list(TENANTS), list(TENANTS.values())
+    # Randomized rounding with carried credit: each request is hit with probability ~8%, and
+    # the count stays within one of 8% of the tenant's newest-week requests at any size.
+    slow_credit = 0.0
     requests = []
     for index, start in enumerate(starts):
-        rng = request_rng(seed, index, "request")
+        rng = scenario.rng("request", index)
         tenant = rng.choices(tenant_names, weights=tenant_weights)[0]
         user, prompt_version = rng.choice(users[tenant])
         app = rng.choices(list(APPS), weights=list(APPS.values()))[0]
@@ -160,6 +182,11 @@ def plan_requests(seed: int, traces: int, days: float, now_ns: int) -> list[Requ
         session = f"sess-{rng.getrandbits(40):010x}"
         release_roll, slow_roll = rng.random(), rng.random()
         fraction = (start - window_start) / (window_end - window_start)
+        slow = False
+        if tenant == SLOW_TOOL_TENANT and start >= slow_since:
+            slow_credit += SLOW_TOOL_SHARE
+            slow = slow_roll < slow_credit
+            slow_credit -= slow
         requests.append(
             Request(
                 index=index,
@@ -171,7 +198,7 @@ def plan_requests(seed: int, traces: int, days: float, now_ns: int) -> list[Requ
                 user=user,
                 session=session,
                 prompt_version=prompt_version,
-                slow_tool=tenant == SLOW_TOOL_TENANT and start >= slow_since and slow_roll < SLOW_TOOL_SHARE,
+                slow_tool=slow,
             )
         )
     return requests
