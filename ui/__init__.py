@@ -50,5 +50,8 @@ def launch(endpoint: str, *, port: int = 8501, host: str = "127.0.0.1") -> subpr
         # nobody edits the installed app while it runs; watching its files only costs CPU
         "--server.fileWatcherType",
         "none",
+        # no "Deploy" button or developer menu for the engineers reading traces
+        "--client.toolbarMode",
+        "minimal",
     ]
     return subprocess.Popen(command, env=env)

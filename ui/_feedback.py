@@ -16,9 +16,9 @@ def verdict(event: dict[str, Any]) -> str:
     """The event's judgement in a few characters: thumbs, score, or what it is."""
     parts = []
     if event.get("thumbs") == "down":
-        parts.append("👎 thumbs down")
+        parts.append("thumbs down")
     elif event.get("thumbs") == "up":
-        parts.append("👍 thumbs up")
+        parts.append("thumbs up")
     if event.get("score") is not None:
         parts.append(f"score {event['score']:g}")
     if not parts:
@@ -29,6 +29,17 @@ def verdict(event: dict[str, Any]) -> str:
         else:
             parts.append("comment")
     return " · ".join(parts)
+
+
+def _icon(event: dict[str, Any]) -> str:
+    # material icons ship with Streamlit; emoji depend on the viewer's fonts
+    if event.get("thumbs") == "down":
+        return ":material/thumb_down:"
+    if event.get("thumbs") == "up":
+        return ":material/thumb_up:"
+    if event.get("escalation_reason"):
+        return ":material/flag:"
+    return ":material/chat:"
 
 
 def render(events: list[dict[str, Any]], span_names: dict[str, str]) -> None:
@@ -45,16 +56,16 @@ def render(events: list[dict[str, Any]], span_names: dict[str, str]) -> None:
     for event in ordered:
         with st.container(border=True):
             source = SOURCES.get(event.get("source") or "", event.get("source") or "unknown source")
-            st.markdown(f"**{verdict(event)}** from {md(source)}")
+            st.markdown(f"{_icon(event)} **{verdict(event)}** from {md(source)}")
             st.caption(timestamp(event.get("timestamp")))
             if event.get("comment"):
                 st.markdown(f"> {md(event['comment'])}")
             if event.get("escalation_reason"):
-                st.warning(f"**Escalated:** {md(event['escalation_reason'])}", icon="🚩")
+                st.warning(f"**Escalated:** {md(event['escalation_reason'])}", icon=":material/flag:")
             if event.get("override"):
                 st.markdown(f"**Override:** {md(event['override'])}")
             if event.get("resolution"):
-                st.success(f"**Resolved:** {md(event['resolution'])}", icon="✅")
+                st.success(f"**Resolved:** {md(event['resolution'])}", icon=":material/task_alt:")
             span_id = event.get("span_id")
             if span_id:
                 st.caption(f"on span {md(span_names.get(span_id, span_id))}")

@@ -39,13 +39,13 @@ def show_error(err: CollectorError) -> None:
         st.error(
             f"{md(err)}  \nStart it with `spyglass up`, or point the UI at it with the "
             "SPYGLASS_ENDPOINT environment variable.",
-            icon="🔌",
+            icon=":material/power_off:",
         )
     elif isinstance(err, ApiError) and err.status == 404:
-        st.warning(md(err.detail), icon="🔎")
+        st.warning(md(err.detail), icon=":material/search_off:")
     elif isinstance(err, ApiError) and err.status in (400, 422):
-        st.error(md(err.detail), icon="⚠️")
+        st.error(md(err.detail), icon=":material/error:")
     elif isinstance(err, ApiError):
-        st.error(f"The collector answered {err.status}: {md(err.detail)}", icon="⚠️")
+        st.error(f"The collector answered {err.status}: {md(err.detail)}", icon=":material/error:")
     else:
-        st.error(md(err), icon="⚠️")
+        st.error(md(err), icon=":material/error:")

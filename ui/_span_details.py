@@ -144,9 +144,9 @@ def _tool(span: dict[str, Any]) -> None:
     reason = tool.get("authorization_reason")
     because = f": {md(reason)}" if reason else ""
     if outcome == "denied":
-        st.error(f"**Denied** by the application{because}", icon="⛔")
+        st.error(f"**Denied** by the application{because}", icon=":material/block:")
     elif outcome == "allowed":
-        st.success(f"**Allowed** by the application{because}", icon="✅")
+        st.success(f"**Allowed** by the application{because}", icon=":material/check_circle:")
     else:
         st.caption("No authorization decision was recorded for this call.")
 

@@ -13,7 +13,7 @@ import streamlit as st
 
 from spyglass.ui import _feedback, _span_details, _waterfall
 from spyglass.ui._client import CollectorError
-from spyglass.ui._format import duration, md, timestamp, tokens, trace_cost
+from spyglass.ui._format import duration, md, timestamp, trace_cost
 from spyglass.ui._page import client, project, show_error
 
 INPUT_KEY = "trace_id_input"
@@ -54,11 +54,13 @@ def header(trace: dict[str, Any], rows: list[_waterfall.Row]) -> None:
         f"{md(root.get('name', ''))} · project {md(trace.get('project', 'default'))} · "
         f"{md(services)} · started {timestamp(totals.get('start_time'))}"
     )
-    cols = st.columns(5)
+    cols = st.columns([2, 1, 1, 2, 3])  # the cost may read "≥ $0.0123 (2 spans unpriced)"
     cols[0].metric("Duration", duration(totals.get("duration_ms")))
     cols[1].metric("Spans", totals.get("span_count", len(rows)))
     cols[2].metric("Errors", totals.get("error_count", 0))
-    cols[3].metric("Tokens", tokens(totals.get("input_tokens"), totals.get("output_tokens")))
+    cols[3].metric(
+        "Tokens in / out", f"{totals.get('input_tokens') or 0:,} / {totals.get('output_tokens') or 0:,}"
+    )
     cols[4].metric("Cost", trace_cost(totals.get("cost_usd"), totals.get("unpriced_spans")))
     cohort = next((r.span["cohort"] for r in rows if r.span.get("cohort")), None)
     if cohort:
@@ -130,6 +132,7 @@ def main() -> None:
         selected, natural, labels = span_selector(trace["trace_id"], rows)
         st.altair_chart(
             _waterfall.chart(rows, selected),
+            height=_waterfall.height(rows),
             key=f"waterfall:{trace['trace_id']}",
             on_select="rerun",
             selection_mode=_waterfall.PICK,

@@ -60,11 +60,11 @@ def table(rows: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]
     """API rows -> what the table shows, one trace per row with a link to its page."""
     out = []
     for r in rows:
-        flags = []
+        flags = [f"{r['feedback_count']} events"] if r.get("feedback_count") else []
         if r.get("negative_feedback"):
-            flags.append("👎")
+            flags.append("negative")
         if r.get("escalated"):
-            flags.append("🚩")
+            flags.append("escalated")
         out.append(
             {
                 "trace": trace_link(r["trace_id"], project_name),
@@ -72,7 +72,7 @@ def table(rows: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]
                 "name": r.get("name"),
                 "duration": duration(r.get("duration_ms")),
                 "errors": r.get("error_count", 0),
-                "feedback": " ".join(flags) + (f" {r['feedback_count']}" if r.get("feedback_count") else ""),
+                "feedback": ", ".join(flags),
                 "tenant": r.get("tenant"),
                 "workflow": r.get("workflow"),
                 "intent": r.get("intent"),

@@ -51,6 +51,15 @@ class Row:
         return (self.span.get("status") or {}).get("code") == "error"
 
     @property
+    def is_denied(self) -> bool:
+        return (self.span.get("tool") or {}).get("authorization") == "denied"
+
+    @property
+    def flag(self) -> str:
+        """What the timeline writes after the bar: an error, a tool call the app refused."""
+        return "✕ error" if self.is_error else "⊘ denied" if self.is_denied else ""
+
+    @property
     def model(self) -> str | None:
         llm = self.span.get("llm") or {}
         return llm.get("response_model") or llm.get("request_model")
@@ -58,7 +67,7 @@ class Row:
     def option(self) -> str:
         """The span selector's text: ``name [kind] duration``, indented like the tree."""
         text = f"{self.label} [{self.kind}] {_format.duration(self.span.get('duration_ms'))}"
-        return text + "  ✕ error" if self.is_error else text
+        return f"{text}  {self.flag}" if self.flag else text
 
 
 def _indent(depth: int) -> str:
@@ -92,10 +101,11 @@ def default_span(table: list[Row]) -> str | None:
 
 def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
     """Bars from each span's start to its end, one row per span in tree order, colored by
-    kind; error spans get a red outline and a marker; ``selected`` is drawn opaque."""
+    kind; error spans get a red outline and a marker, denied tool calls a marker;
+    ``selected`` is drawn opaque."""
     end = max((r.span["offset_ms"] + r.span["duration_ms"] for r in table), default=1.0) or 1.0
     # spans far shorter than the trace would be invisible slivers: give them a minimum width
-    min_width = end * 0.004
+    min_width = end * 0.008
     data = [
         {
             "span_id": r.span_id,
@@ -108,11 +118,14 @@ def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
             "model": r.model or "",
             "status": "error" if r.is_error else (r.span.get("status") or {}).get("code", ""),
             "error": r.is_error,
+            "flag": r.flag,
             "selected": r.span_id == selected,
         }
         for r in table
     ]
     order = [r.label for r in table]
+    # the legend lists the kinds present, each keeping its color across traces
+    kinds = [k for k in KIND_COLORS if any(r.kind == k for r in table)]
     pick = alt.selection_point(name=PICK, fields=["span_id"], on="click", clear=False)
     base = alt.Chart(alt.Data(values=data)).encode(
         y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12)),
@@ -120,11 +133,12 @@ def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
     bars = (
         base.mark_bar(height=ROW_HEIGHT * 0.6, cornerRadius=2)
         .encode(
-            x=alt.X("start:Q", title="ms since the trace started"),
+            # room right of the last bar for its "✕ error" / "⊘ denied" marker
+            x=alt.X("start:Q", title="ms since the trace started", scale=alt.Scale(domain=[0, end * 1.15])),
             x2="end:Q",
             color=alt.Color(
                 "kind:N",
-                scale=alt.Scale(domain=list(KIND_COLORS), range=list(KIND_COLORS.values())),
+                scale=alt.Scale(domain=kinds, range=[KIND_COLORS[k] for k in kinds]),
                 legend=alt.Legend(orient="bottom", title=None),
             ),
             stroke=alt.condition("datum.error", alt.value(ERROR_COLOR), alt.value(None)),
@@ -142,8 +156,14 @@ def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
         .add_params(pick)
     )
     markers = (
-        base.transform_filter("datum.error")
+        base.transform_filter("datum.flag != ''")
         .mark_text(align="left", dx=4, color=ERROR_COLOR, fontWeight="bold")
-        .encode(x="end:Q", text=alt.value("✕ error"))
+        .encode(x="end:Q", text="flag:N")
     )
-    return alt.LayerChart(layer=[bars, markers], height=ROW_HEIGHT * len(table) + 40)
+    return alt.LayerChart(layer=[bars, markers], height=ROW_HEIGHT * len(table))
+
+
+def height(table: list[Row]) -> int:
+    """Pixels for the whole chart in Streamlit, which fits the axis and the legend inside the
+    height it is given: a row per span plus room for them, so no span label is skipped."""
+    return ROW_HEIGHT * len(table) + 120

@@ -18,11 +18,13 @@ HERE = Path(__file__).resolve().parent
 
 def main() -> None:
     """Configure the app, draw the sidebar, run the selected page."""
-    st.set_page_config(page_title="Spyglass", page_icon="🔭", layout="wide")
+    st.set_page_config(page_title="Spyglass", page_icon=":material/travel_explore:", layout="wide")
     pages = [
-        st.Page(HERE / "_trace_page.py", title="Trace", icon="🔎", url_path="trace", default=True),
-        st.Page(HERE / "_traces_page.py", title="Traces", icon="📜", url_path="traces"),
-        st.Page(HERE / "_inbox_page.py", title="Feedback inbox", icon="📥", url_path="inbox"),
+        st.Page(
+            HERE / "_trace_page.py", title="Trace", icon=":material/search:", url_path="trace", default=True
+        ),
+        st.Page(HERE / "_traces_page.py", title="Traces", icon=":material/list:", url_path="traces"),
+        st.Page(HERE / "_inbox_page.py", title="Feedback inbox", icon=":material/inbox:", url_path="inbox"),
     ]
     page = st.navigation(pages)
     if PROJECT_KEY not in st.session_state:

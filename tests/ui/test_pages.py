@@ -161,7 +161,7 @@ def test_trace_page_shows_the_whole_request(bot: Bot) -> None:
     text = shown(at)
     assert f"Trace {bot.trace_id}" in text.replace("`", "")
     assert "Spans: 6" in text and "Errors: 1" in text
-    assert "Tokens: 160 in / 33 out" in text
+    assert "Tokens in / out: 160 / 33" in text
     assert re.search(r"Cost: (≥ )?\$0\.\d+", text), text  # the bot's models are in the price table
     assert "tenant acme · workflow support · intent refund · release 2026.11.2" in text.replace("*", "")
     # every span is in the selector, in tree order, labelled "name [kind] duration"
@@ -185,12 +185,13 @@ def test_trace_page_shows_the_whole_request(bot: Bot) -> None:
     (chart,) = at.get("vega_lite_chart")
     bars, markers = json.loads(chart.proto.spec)["layer"]
     assert bars["encoding"]["y"]["sort"] == options_labels(options)
-    assert markers["transform"] == [{"filter": "datum.error"}]
+    assert markers["transform"] == [{"filter": "datum.flag != ''"}]
+    assert options[2].endswith("✕ error") and options[5].endswith("⊘ denied")
     # feedback beside it, with what it points at
     assert bot.comment in text
     assert bot.escalation in "\n".join(unescape(w.value) for w in at.warning)
     assert "on span execute_tool issue_refund" in text
-    assert "👎 thumbs down from end user" in text.replace("*", "")
+    assert ":material/thumb_down: thumbs down from end user" in text.replace("*", "")
 
 
 @pytest.mark.usefixtures("endpoint")
@@ -290,7 +291,7 @@ def test_traces_page_lists_and_filters(bot: Bot) -> None:
         "2026.11.2",
         1,
     )
-    assert "👎" in row["feedback"] and "🚩" in row["feedback"]
+    assert row["feedback"] == "2 events, negative, escalated"
 
     at.text_input(key="traces_tenant").input("acme").run()
     at.checkbox(key="traces_errors").check().run()

@@ -95,11 +95,22 @@ def test_default_span_is_first_error() -> None:
     rows = _waterfall.rows(trace)
     assert _waterfall.default_span(rows) == "c"
     assert rows[2].option().endswith("✕ error")
+    assert not rows[1].flag
     spec = _waterfall.chart(rows, "c").to_dict()
     values = spec["data"]["values"]
     assert [v["error"] for v in values] == [False, False, True]
+    assert [v["flag"] for v in values] == ["", "", "✕ error"]
     assert [v["selected"] for v in values] == [False, False, True]
     assert all(v["end"] > v["start"] for v in values)
+
+
+def test_denied_tool_is_flagged() -> None:
+    tool = _span("t", "execute_tool refund", kind="tool")
+    tool["tool"] = {"name": "refund", "authorization": "denied", "authorization_reason": "no"}
+    (row,) = _waterfall.rows({"spans": [tool]})
+    assert row.flag == "⊘ denied" and row.option().endswith("⊘ denied")
+    tool["tool"]["authorization"] = "allowed"
+    assert not _waterfall.rows({"spans": [tool]})[0].flag
 
 
 class _Handler(BaseHTTPRequestHandler):
