@@ -97,9 +97,9 @@ def test_window_ends_at_the_current_hour_by_default() -> None:
 
 
 def test_simulate_restores_the_clock_and_the_sdk_tracer() -> None:
-    clock, tracer = sdk_trace.time_ns, state.tracer  # type: ignore[attr-defined]
+    clock, tracer = sdk_trace.time_ns, state.tracer
     simulate(5, seed=1, now=NOW)
-    assert sdk_trace.time_ns is clock  # type: ignore[attr-defined]
+    assert sdk_trace.time_ns is clock
     assert state.tracer is tracer
 
 
@@ -317,7 +317,7 @@ def test_nothing_else_differs_between_prompt_versions(demo: tuple[Workload, Sequ
     for s in spans:
         attrs = s.attributes or {}
         if attrs.get(A.PROMPT_NAME) == "answer" and A.GEN_AI_USAGE_INPUT_TOKENS in attrs:
-            tokens[str(attrs[A.PROMPT_VERSION])].append(int(attrs[A.GEN_AI_USAGE_INPUT_TOKENS]))  # type: ignore[arg-type]
+            tokens[str(attrs[A.PROMPT_VERSION])].append(int(attrs[A.GEN_AI_USAGE_INPUT_TOKENS]))
     assert statistics.mean(tokens["v4"]) == pytest.approx(statistics.mean(tokens["v3"]), rel=0.05)
 
 
