@@ -61,10 +61,6 @@ QUEUE_SIZE = 32_768
 FEEDBACK_FLUSH_EVERY = 5_000  # the SDK's feedback queue holds 10,000 events
 
 
-class CollectorUnavailable(RuntimeError):
-    """The collector did not answer ``/healthz``."""
-
-
 class _SpanCounter(SpanProcessor):
     def __init__(self) -> None:
         self.ended = 0
@@ -109,12 +105,18 @@ class DemoResult:
 
 
 def _wait_until_up(endpoint: str, timeout: float = 30.0) -> bool:
+    """True once ``/healthz`` answers; a collector started alongside (``spyglass up --demo``)
+    may take seconds to open its store, so keep trying for ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
+    told = False
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{endpoint}/healthz", timeout=2):
                 return True
         except OSError:
+            if not told:
+                print(f"demo: waiting for the collector at {endpoint} ...", file=sys.stderr, flush=True)
+                told = True
             time.sleep(0.2)
     return False
 
@@ -149,12 +151,16 @@ def run(
 ) -> DemoResult:
     """Wait for the collector at ``endpoint``, send the workload (spans, then feedback), flush,
     and print a one-line summary naming a trace to look at. The window ends at ``now``
-    (seconds since the epoch; default: the current hour). Call once per process:
-    ``spyglass.init`` runs here, on a TracerProvider whose IDs come from the scenario."""
+    (seconds since the epoch; default: the current hour). When the collector does not come up
+    within 30 s nothing is sent and the result has no trace IDs (and says why in ``problems``).
+    Call once per process: ``spyglass.init`` runs here, on a TracerProvider whose IDs come
+    from the scenario."""
     started = time.monotonic()
     endpoint = endpoint.rstrip("/")
     if not _wait_until_up(endpoint):
-        raise CollectorUnavailable(f"the collector at {endpoint} did not answer {endpoint}/healthz")
+        problem = f"the collector at {endpoint} did not answer {endpoint}/healthz; no demo data sent"
+        print(f"demo: {problem}", file=sys.stderr, flush=True)
+        return DemoResult([], 0, 0, None, None, None, time.monotonic() - started, [problem])
     plan = make_scenario(traces, days, seed, now)
     ids = SeededIdGenerator(plan)
     provider = TracerProvider(resource=resource(seed), id_generator=ids)
@@ -241,21 +247,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (last line)")
     args = parser.parse_args(argv)
-    try:
-        result = run(
-            args.endpoint,
-            traces=args.traces,
-            days=args.days,
-            seed=args.seed,
-            progress=not args.no_progress,
-            now=args.now,
-        )
-    except CollectorUnavailable as exc:
-        print(f"demo: {exc}; no demo data sent", file=sys.stderr)
-        return 1
+    result = run(
+        args.endpoint,
+        traces=args.traces,
+        days=args.days,
+        seed=args.seed,
+        progress=not args.no_progress,
+        now=args.now,
+    )
     if args.json:
         print(json.dumps(dataclasses.asdict(result)), flush=True)
-    return 1 if result.problems else 0
+    return 1 if result.problems or not result.trace_ids else 0
 
 
 if __name__ == "__main__":

@@ -397,3 +397,27 @@ def test_progress_bar_off_writes_nothing() -> None:
     bar.update(50)
     bar.close()
     assert out.getvalue() == ""
+
+
+# --- collector down ------------------------------------------------------------------------------
+
+
+def test_wait_gives_up_on_a_dead_collector(capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import free_port
+
+    assert _demo._wait_until_up(f"http://127.0.0.1:{free_port()}", timeout=0.5) is False
+    assert "demo: waiting for the collector" in capsys.readouterr().err
+
+
+def test_run_sends_nothing_when_the_collector_is_down(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(_demo, "_wait_until_up", lambda endpoint, timeout=30.0: False)
+    provider = state.provider
+    result = _demo.run("http://127.0.0.1:9/", traces=10)
+    assert result.trace_ids == [] and result.spans == 0 and result.bad_trace is None
+    assert result.problems == [
+        "the collector at http://127.0.0.1:9 did not answer http://127.0.0.1:9/healthz; no demo data sent"
+    ]
+    assert "no demo data sent" in capsys.readouterr().err
+    assert state.provider is provider  # spyglass.init never ran
