@@ -30,17 +30,18 @@ LIMIT = 50
 
 def table(events: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]:
     """API events -> the inbox's rows, one event per row with a link to its trace."""
+    # "" rather than None: the table would print a grey "None" in every empty cell
     return [
         {
-            "received": timestamp(e.get("timestamp")),
-            "state": e.get("state"),
-            "what": verdict(e),
-            "source": SOURCES.get(e.get("source") or "", e.get("source")),
-            "comment": e.get("comment"),
-            "escalation": e.get("escalation_reason"),
-            "resolution": e.get("trace_resolution"),
+            "time": timestamp(e.get("timestamp")),
             "trace": trace_link(e["trace_id"], project_name),
-            "span": e.get("span_id"),
+            "state": e.get("state") or "",
+            "what": verdict(e),
+            "source": SOURCES.get(e.get("source") or "", e.get("source") or ""),
+            "comment": e.get("comment") or "",
+            "escalation": e.get("escalation_reason") or "",
+            "resolution": e.get("trace_resolution") or "",
+            "span": e.get("span_id") or "",
         }
         for e in events
     ]

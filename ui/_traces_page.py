@@ -60,7 +60,8 @@ def table(rows: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]
     """API rows -> what the table shows, one trace per row with a link to its page."""
     out = []
     for r in rows:
-        flags = [f"{r['feedback_count']} events"] if r.get("feedback_count") else []
+        count = r.get("feedback_count") or 0
+        flags = [f"{count} event{'s' if count != 1 else ''}"] if count else []
         if r.get("negative_feedback"):
             flags.append("negative")
         if r.get("escalated"):
@@ -69,19 +70,19 @@ def table(rows: list[dict[str, Any]], project_name: str) -> list[dict[str, Any]]
             {
                 "trace": trace_link(r["trace_id"], project_name),
                 "started": timestamp(r.get("start_time")),
-                "name": r.get("name"),
+                "name": r.get("name") or "",
                 "duration": duration(r.get("duration_ms")),
                 "errors": r.get("error_count", 0),
                 "feedback": ", ".join(flags),
-                "tenant": r.get("tenant"),
-                "workflow": r.get("workflow"),
-                "intent": r.get("intent"),
-                "release": r.get("release"),
+                "tenant": r.get("tenant") or "",
+                "workflow": r.get("workflow") or "",
+                "intent": r.get("intent") or "",
+                "release": r.get("release") or "",
                 "models": ", ".join(r.get("models") or []),
                 "spans": r.get("span_count"),
                 "tokens": (r.get("input_tokens") or 0) + (r.get("output_tokens") or 0),
                 "cost": trace_cost(r.get("cost_usd"), r.get("unpriced_spans")),
-                "service": r.get("service"),
+                "service": r.get("service") or "",
             }
         )
     return out

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from spyglass.attributes import COHORT_TENANT
+from tests import payloads
 from tests.conftest import ROOT, CollectorProcess, free_port, run_app
 
 pytestmark = pytest.mark.integration
@@ -307,6 +309,47 @@ def test_traces_page_lists_and_filters(bot: Bot) -> None:
     at.text_input(key="traces_tenant").input("acme").run()
     at.number_input(key="traces_min_ms").set_value(3_600_000.0).run()  # an hour: longer than any bot run
     assert trace_links(at) == []
+
+
+@pytest.mark.usefixtures("endpoint")
+def test_traces_page_pages_through_results(collector: CollectorProcess) -> None:
+    tenant = f"pager-{uuid.uuid4().hex[:8]}"
+    now = time.time_ns()
+    spans = [
+        payloads.span(
+            payloads.new_trace_id(),
+            name=f"req-{i}",
+            start_ns=now - i * 1_000_000_000,
+            attrs={COHORT_TENANT: tenant},
+        )
+        for i in range(30)
+    ]
+    request = urllib.request.Request(
+        f"{collector.url}/v1/traces",
+        data=payloads.request(*spans).SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    wait_for(
+        lambda: len(get_json(f"{collector.url}/api/traces?tenant={tenant}&limit=100")["traces"]) == 30,
+        "30 traces to be listed",
+    )
+    at = open_app("_traces_page.py")
+    at.text_input(key="traces_tenant").input(tenant).run()
+    at.selectbox(key="traces_limit").select(25).run()
+    (table,) = [d.value for d in at.dataframe]
+    assert table["name"].tolist() == [f"req-{i}" for i in range(25)]  # newest first
+    newer, older = at.button(key="traces_newer"), at.button(key="traces_older")
+    assert newer.disabled and not older.disabled
+    older.click().run()
+    (table,) = [d.value for d in at.dataframe]
+    assert table["name"].tolist() == [f"req-{i}" for i in range(25, 30)]
+    assert at.button(key="traces_older").disabled and not at.button(key="traces_newer").disabled
+    assert any("Traces 26 to 30" in c.value for c in at.caption)
+    at.button(key="traces_newer").click().run()
+    (table,) = [d.value for d in at.dataframe]
+    assert table["name"].iloc[0] == "req-0"
 
 
 # ---- the feedback inbox -----------------------------------------------------------------
