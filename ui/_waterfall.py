@@ -25,6 +25,8 @@ KIND_COLORS = {
     "other": "#c7c7c7",
 }
 ROW_HEIGHT = 26
+DENSE_ROW_HEIGHT = 18  # long traces (agent loops): still one readable label per row
+DENSE_FROM = 40
 PICK = "pick"
 """Name of the chart's click selection; the page reads ``selection[PICK]`` to select a span."""
 
@@ -128,10 +130,18 @@ def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
     kinds = [k for k in KIND_COLORS if any(r.kind == k for r in table)]
     pick = alt.selection_point(name=PICK, fields=["span_id"], on="click", clear=False)
     base = alt.Chart(alt.Data(values=data)).encode(
-        y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320, labelFontSize=12)),
+        # labelOverlap off: Vega would otherwise drop every other label on dense traces
+        y=alt.Y(
+            "label:N",
+            sort=order,
+            title=None,
+            axis=alt.Axis(
+                labelLimit=320, labelOverlap=False, labelFontSize=12 if len(table) < DENSE_FROM else 11
+            ),
+        ),
     )
     bars = (
-        base.mark_bar(height=ROW_HEIGHT * 0.6, cornerRadius=2)
+        base.mark_bar(height=row_height(table) * 0.6, cornerRadius=2)
         .encode(
             # room right of the last bar for its "✕ error" / "⊘ denied" marker
             x=alt.X("start:Q", title="ms since the trace started", scale=alt.Scale(domain=[0, end * 1.15])),
@@ -160,10 +170,15 @@ def chart(table: list[Row], selected: str | None = None) -> alt.LayerChart:
         .mark_text(align="left", dx=4, color=ERROR_COLOR, fontWeight="bold")
         .encode(x="end:Q", text="flag:N")
     )
-    return alt.LayerChart(layer=[bars, markers], height=ROW_HEIGHT * len(table))
+    return alt.LayerChart(layer=[bars, markers], height=row_height(table) * len(table))
+
+
+def row_height(table: list[Row]) -> int:
+    """Pixels per span row: roomy for ordinary traces, denser for long ones."""
+    return ROW_HEIGHT if len(table) < DENSE_FROM else DENSE_ROW_HEIGHT
 
 
 def height(table: list[Row]) -> int:
     """Pixels for the whole chart in Streamlit, which fits the axis and the legend inside the
     height it is given: a row per span plus room for them, so no span label is skipped."""
-    return ROW_HEIGHT * len(table) + 120
+    return row_height(table) * len(table) + 120

@@ -241,6 +241,18 @@ def test_pasting_an_id_opens_it_and_updates_the_url(bot: Bot) -> None:
     assert at.query_params["trace_id"] == bot.trace_id
     assert selector(at).value == bot.span_id("chat gpt-4o")
     assert bot.comment in shown(at)
+    # choosing a span puts it in the URL; pasting another trace drops it with the old trace
+    selector(at).select(bot.span_id("retrieval kb")).run()
+    assert at.query_params["span_id"] == bot.span_id("retrieval kb")
+    other = uuid.uuid4().hex
+    at.text_input(key="trace_id_input").input(other).run()
+    assert at.query_params["trace_id"] == other
+    assert "span_id" not in at.query_params
+    assert any(f"no trace {other}" in unescape(w.value) for w in at.warning)
+    # clearing the box clears the URL
+    at.text_input(key="trace_id_input").input("").run()
+    assert "trace_id" not in at.query_params
+    assert "Paste the trace ID" in shown(at)
 
 
 @pytest.mark.usefixtures("endpoint")

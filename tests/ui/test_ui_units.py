@@ -104,6 +104,14 @@ def test_default_span_is_first_error() -> None:
     assert all(v["end"] > v["start"] for v in values)
 
 
+def test_long_traces_get_denser_rows() -> None:
+    short = _waterfall.rows({"spans": [_span(str(i), f"s{i}") for i in range(5)]})
+    long = _waterfall.rows({"spans": [_span(str(i), f"s{i}") for i in range(200)]})
+    assert _waterfall.row_height(long) < _waterfall.row_height(short)
+    assert _waterfall.height(long) < 200 * _waterfall.ROW_HEIGHT
+    assert _waterfall.chart(long).to_dict()["height"] == 200 * _waterfall.row_height(long)
+
+
 def test_denied_tool_is_flagged() -> None:
     tool = _span("t", "execute_tool refund", kind="tool")
     tool["tool"] = {"name": "refund", "authorization": "denied", "authorization_reason": "no"}
