@@ -190,7 +190,8 @@ def feedback(
     Give at least one of ``thumbs``, ``score``, ``comment``, ``escalation_reason``,
     ``override`` (the human's corrected answer or label) or ``resolution``. ``source`` says
     who gave it; ``span_id`` points at one span (for example the LLM call that was wrong);
-    ``timestamp`` (a datetime or seconds since the epoch) defaults to now. Events for one trace may come over days, before or after its spans.
+    ``timestamp`` (a datetime or seconds since the epoch) defaults to now. Events for one
+    trace may come over days, before or after its spans.
 
     The event is sent in the background; an invalid call is logged and counted in
     ``sdk_stats()["feedback_invalid"]`` and returns None, never raising into the application.

@@ -44,10 +44,11 @@ def wait_healthy(url: str, proc: subprocess.Popen[bytes] | None = None, timeout:
 class CollectorProcess:
     """``spyglass up`` as a real process on a free port with its own data directory."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, ui_port: int | None = None) -> None:
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ui_port = ui_port
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> CollectorProcess:
@@ -62,6 +63,7 @@ class CollectorProcess:
                 str(self.port),
                 "--data-dir",
                 str(self.data_dir),
+                *(["--ui-port", str(self.ui_port)] if self.ui_port else ["--no-ui"]),
             ],
             env=env,
             stdout=subprocess.PIPE,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
@@ -45,6 +46,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
         from ._demo import run_in_background
 
         children.append(run_in_background(endpoint, traces=args.demo_traces))
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception here
+    # so the UI and demo processes are stopped below instead of outliving the collector.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         serve(settings)
     finally:
@@ -58,13 +62,19 @@ def _cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from ._demo import run
 
     result = run(
         _endpoint(args.endpoint), traces=args.traces, days=args.days, seed=args.seed, progress=not args.quiet
     )
-    return 0 if result.trace_ids else 1
+    for problem in result.problems:
+        print(f"spyglass demo: {problem}", file=sys.stderr)
+    return 0 if result.trace_ids and not result.problems else 1
 
 
 def _cmd_trace(args: argparse.Namespace) -> int:
