@@ -6,18 +6,11 @@ from typing import Any
 
 import polars as pl
 
-from .cost import STATUS_OK, STATUS_UNKNOWN_MODEL, PriceTable, price_spans
+from .cost import REQUIRED_COLUMNS, STATUS_OK, STATUS_UNKNOWN_MODEL, PriceTable, price_spans
 from .trace import iso_ns
 
-_CALL_FIELDS = [
-    "kind",
-    "request_model",
-    "response_model",
-    "input_tokens",
-    "output_tokens",
-    "cached_input_tokens",
-    "start_time",
-]
+# queries.TRACE_LIST's llm_calls tuples hold exactly what pricing reads, in this order.
+_CALL_FIELDS = list(REQUIRED_COLUMNS)
 
 
 def _trace_costs(frame: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:

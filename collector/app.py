@@ -12,7 +12,6 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 import polars as pl
@@ -25,6 +24,7 @@ from spyglass.analytics import build_trace, feedback_events, trace_rows
 from spyglass.analytics.cost import PriceTable
 
 from . import feedback, otlp
+from ._time import parse_time_ns
 from .normalize import Normalized, normalize
 from .settings import Settings
 from .store import Store, StoreError, queries
@@ -80,14 +80,9 @@ def _time_ns(name: str, value: str | None, default_ns: int) -> int:
     if value is None or value == "":
         return default_ns
     try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise BadParameter(
-            f"query parameter {name!r}: {value[:64]!r} is not an ISO 8601 time such as 2026-11-23T10:00:00Z"
-        ) from None
-    if parsed.tzinfo is None:
-        raise BadParameter(f"query parameter {name!r}: {value[:64]!r} has no time zone; add Z or an offset")
-    return int(parsed.timestamp()) * 10**9 + parsed.microsecond * 1000
+        return parse_time_ns(value)
+    except ValueError as exc:
+        raise BadParameter(f"query parameter {name!r}: {exc}") from None
 
 
 def _window(since: str | None, until: str | None, default_days: int) -> dict[str, int]:

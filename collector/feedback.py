@@ -12,11 +12,11 @@ import math
 import re
 import time
 import uuid
-from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 
+from ._time import parse_time_ns
 from .store.queries import FEEDBACK_COLUMNS
 
 MAX_EVENTS = 1000
@@ -31,7 +31,6 @@ FIELDS = frozenset(
 
 _TRACE_ID = re.compile(r"^[0-9a-fA-F]{32}$")
 _SPAN_ID = re.compile(r"^[0-9a-fA-F]{16}$")
-_EXTRA_DIGITS = re.compile(r"(\.\d{6})\d+")
 _EVENT_ID = re.compile(r"^[\w.:\-]{1,64}$")
 # Feedback may be backdated (imports from a ticketing system) but not far into the future.
 _MAX_FUTURE_NS = 24 * 3600 * 10**9
@@ -99,17 +98,10 @@ def _timestamp(where: str, value: Any, now_ns: int) -> int:
             raise FeedbackError(f"{where}: {value!r} is not a valid number of seconds since the epoch")
         ns = int(value * 1e9)
     elif isinstance(value, str):
-        # Python parses at most 6 fraction digits; RFC 3339 clients may send 9.
-        text = _EXTRA_DIGITS.sub(r"\1", value.strip())
         try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            raise FeedbackError(
-                f"{where}: {value[:64]!r} is not an RFC 3339 timestamp such as 2026-11-23T10:00:00Z"
-            ) from None
-        if parsed.tzinfo is None:
-            raise FeedbackError(f"{where}: {value[:64]!r} has no time zone; add Z or an offset")
-        ns = int(parsed.timestamp()) * 10**9 + parsed.microsecond * 1000
+            ns = parse_time_ns(value)
+        except ValueError as exc:
+            raise FeedbackError(f"{where}: {exc}") from None
     else:
         raise FeedbackError(
             f"{where}: expected an RFC 3339 string or seconds since the epoch, got {type(value).__name__}"

@@ -76,7 +76,7 @@ def test_one_event_is_stored_with_every_field(client: TestClient) -> None:
     assert event["escalation_reason"] == "customer complaint"
     assert event["override"] == "Refunds are possible within 60 days."
     assert event["resolution"] == "prompt fixed in v4"
-    assert event["timestamp"] == "2026-11-20T09:30:00.123456000Z"
+    assert event["timestamp"] == "2026-11-20T09:30:00.123456789Z"  # nanoseconds kept
     assert event["attributes"] == {"ticket": "T-1"}
 
 
