@@ -32,6 +32,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     endpoint = f"http://{local_host}:{settings.port}"
     children = []
+    ui_url = None
     if not args.no_ui:
         if args.ui_port == settings.port:
             print(
@@ -41,11 +42,12 @@ def _cmd_up(args: argparse.Namespace) -> int:
         from spyglass.ui import launch
 
         children.append(launch(endpoint, port=args.ui_port, host=settings.host))
-        print(f"Spyglass UI on http://{local_host}:{args.ui_port}", flush=True)
+        ui_url = f"http://{local_host}:{args.ui_port}"
+        print(f"Spyglass UI on {ui_url}", flush=True)
     if args.demo:
         from ._demo import run_in_background
 
-        children.append(run_in_background(endpoint, traces=args.demo_traces))
+        children.append(run_in_background(endpoint, traces=args.demo_traces, ui_url=ui_url))
     # uvicorn re-raises SIGTERM after its graceful shutdown; turn it into an exception here
     # so the UI and demo processes are stopped below instead of outliving the collector.
     signal.signal(signal.SIGTERM, _exit_on_signal)

@@ -148,9 +148,11 @@ def run(
     seed: int = 7,
     progress: bool = True,
     now: float | None = None,
+    ui_url: str | None = None,
 ) -> DemoResult:
     """Wait for the collector at ``endpoint``, send the workload (spans, then feedback), flush,
-    and print a one-line summary naming a trace to look at. The window ends at ``now``
+    and print a summary naming traces worth opening (as links into the UI at ``ui_url`` when
+    given, else as ``spyglass trace`` commands). The window ends at ``now``
     (seconds since the epoch; default: the current hour). When the collector does not come up
     within 30 s nothing is sent and the result has no trace IDs (and says why in ``problems``).
     Call once per process: ``spyglass.init`` runs here, on a TracerProvider whose IDs come
@@ -207,29 +209,37 @@ def run(
         seconds=time.monotonic() - started,
         problems=problems,
     )
-    _print_summary(result, days)
+    _print_summary(result, days, ui_url)
     return result
 
 
-def _print_summary(result: DemoResult, days: int) -> None:
-    n = len(result.trace_ids)
-    look = result.bad_trace or result.good_trace or (result.trace_ids[-1] if n else None)
-    what = "a bad answer with negative feedback" if result.bad_trace else "a trace"
-    print(
-        f"demo: sent {n} traces ({result.spans} spans) and {result.feedback} feedback events over the last "
-        f"{days} days in {result.seconds:.1f} s. Look at {what}:  spyglass trace {look}",
-        flush=True,
+def _print_summary(result: DemoResult, days: int, ui_url: str | None = None) -> None:
+    lines = [
+        f"demo: sent {len(result.trace_ids)} traces ({result.spans} spans) and {result.feedback} "
+        f"feedback events over the last {days} days in {result.seconds:.1f} s. Traces worth opening:"
+    ]
+    examples = (
+        ("a good path", result.good_trace),
+        ("a bad answer (thumbs-down)", result.bad_trace),
+        ("an escalation", result.escalated_trace),
     )
+    for label, trace_id in examples:
+        if trace_id:
+            where = f"{ui_url.rstrip('/')}/?trace_id={trace_id}" if ui_url else f"spyglass trace {trace_id}"
+            lines.append(f"  {label:<28} {where}")
+    print("\n".join(lines), flush=True)
     for problem in result.problems:
         print(f"demo: warning: {problem}", file=sys.stderr, flush=True)
 
 
 def run_in_background(
-    endpoint: str, traces: int = 50, *, days: int = 14, seed: int = 7
+    endpoint: str, traces: int = 50, *, days: int = 14, seed: int = 7, ui_url: str | None = None
 ) -> subprocess.Popen[bytes]:
     """Run the demo app as its own process, as a real application would be: in the
     collector's process its spans would mix with the collector's own instrumentation."""
     args = ["--traces", str(traces), "--days", str(days), "--seed", str(seed), "--no-progress"]
+    if ui_url:
+        args += ["--ui-url", ui_url]
     return subprocess.Popen([sys.executable, "-m", "spyglass.cli._demo", endpoint, *args])
 
 
@@ -246,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--now", type=float, default=None, help="window end, seconds since the epoch")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (last line)")
+    parser.add_argument("--ui-url", default=None, help="print example traces as links into this UI")
     args = parser.parse_args(argv)
     result = run(
         args.endpoint,
@@ -254,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         progress=not args.no_progress,
         now=args.now,
+        ui_url=args.ui_url,
     )
     if args.json:
         print(json.dumps(dataclasses.asdict(result)), flush=True)

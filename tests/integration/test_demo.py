@@ -85,9 +85,9 @@ def test_demo_process_sends_the_scenario(
     assert result["trace_ids"] == workload.trace_ids and len(set(result["trace_ids"])) == TRACES
     assert result["spans"] == len(spans)
     assert result["feedback"] == len(workload.feedback) > 0
-    summary = stdout.strip().splitlines()[0]
-    assert summary.startswith(f"demo: sent {TRACES} traces ({len(spans)} spans)")
-    assert summary.endswith(f"spyglass trace {result['bad_trace']}")
+    summary = stdout.strip().splitlines()
+    assert summary[0].startswith(f"demo: sent {TRACES} traces ({len(spans)} spans)")
+    assert f"a bad answer (thumbs-down)   spyglass trace {result['bad_trace']}" in summary[2]
 
 
 def test_traces_are_stored_whole(

@@ -421,3 +421,14 @@ def test_run_sends_nothing_when_the_collector_is_down(
     ]
     assert "no demo data sent" in capsys.readouterr().err
     assert state.provider is provider  # spyglass.init never ran
+
+
+def test_summary_links_example_traces_into_the_ui(capsys: pytest.CaptureFixture[str]) -> None:
+    from spyglass.cli._demo import DemoResult, _print_summary
+
+    result = DemoResult(["a" * 32], 7, 2, "a" * 32, "b" * 32, None, 1.5)
+    _print_summary(result, 14, "http://127.0.0.1:8501/")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split() == ["a", "good", "path", f"http://127.0.0.1:8501/?trace_id={'a' * 32}"]
+    assert lines[2].endswith(f"http://127.0.0.1:8501/?trace_id={'b' * 32}")
+    assert len(lines) == 3  # no escalation example: no line for it
