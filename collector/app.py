@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -24,7 +23,7 @@ from spyglass.analytics import build_trace, feedback_events, trace_rows
 from spyglass.analytics.cost import PriceTable
 
 from . import feedback, otlp
-from ._time import parse_time_ns
+from .analytics_api import BadParameter, create_router, window
 from .normalize import Normalized, normalize
 from .settings import Settings
 from .store import Store, StoreError, queries
@@ -69,27 +68,10 @@ Project = Annotated[str, Query(max_length=200, description="the project (default
 Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")]
 Filter = Annotated[str, Query(max_length=200)]
-DAY_NS = 86_400 * 10**9
-
-
-class BadParameter(ValueError):
-    """A query parameter the API cannot use (HTTP 400); the message names it."""
-
-
-def _time_ns(name: str, value: str | None, default_ns: int) -> int:
-    if value is None or value == "":
-        return default_ns
-    try:
-        return parse_time_ns(value)
-    except ValueError as exc:
-        raise BadParameter(f"query parameter {name!r}: {exc}") from None
 
 
 def _window(since: str | None, until: str | None, default_days: int) -> dict[str, int]:
-    until_ns = _time_ns("until", until, time.time_ns() + 60 * 10**9)
-    since_ns = _time_ns("since", since, until_ns - default_days * DAY_NS)
-    if since_ns > until_ns:
-        raise BadParameter("query parameters 'since' and 'until': since is after until")
+    since_ns, until_ns = window(since, until, default_days)
     return {"since_ns": since_ns, "until_ns": until_ns}
 
 
@@ -132,6 +114,8 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _api_error(400, _validation_message(exc))
+
+    app.include_router(create_router(store, prices))
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
@@ -184,8 +168,11 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
         tenant: Filter = "",
         workflow: Filter = "",
+        intent: Filter = "",
         release: Filter = "",
+        prompt: Annotated[str, Query(max_length=200, description="name@version")] = "",
         model: Filter = "",
+        sort: Annotated[str, Query(pattern="^(newest|slowest)$")] = "newest",
         status: Annotated[str, Query(pattern="^(|any|error)$", description="error: traces with errors")] = "",
         negative_feedback: Annotated[
             bool | None, Query(description="only traces with (true) or without (false) thumbs-down")
@@ -199,7 +186,9 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             **_window(since, until, 7),
             "tenant": tenant,
             "workflow": workflow,
+            "intent": intent,
             "release": release,
+            "prompt": prompt,
             "model": model,
             "errors_only": status == "error",
             "negative": "" if negative_feedback is None else str(negative_feedback).lower(),
@@ -208,7 +197,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             "offset": offset,
         }
         try:
-            table = store.query(queries.TRACE_LIST, params)
+            table = store.query(queries.trace_list(sort), params)
         except StoreError as exc:
             log.error("trace list failed: %s", exc)
             return _api_error(503, "the store could not be read; retry shortly")

@@ -235,7 +235,7 @@ ORDER BY timestamp DESC, event_id
 # Recent traces, newest first, one row per trace from the spans that started in the window.
 # Aggregates get names unlike any column (ClickHouse lets an alias shadow a column in the
 # same SELECT); the outermost SELECT renames them. ``llm_calls`` carries what pricing needs.
-TRACE_LIST = f"""
+_TRACE_LIST = """
 SELECT
     lower(hex(trace_id)) AS trace_id, t_start_ns AS start_ns, t_end_ns AS end_ns, t_name AS name,
     t_service AS service, t_tenant AS tenant, t_workflow AS workflow, t_intent AS intent,
@@ -269,27 +269,49 @@ FROM (
                 kind IN ('llm', 'embedding')
             ) AS t_llm_calls
         FROM spans FINAL
-        WHERE project = {{project:String}} AND start_time {_WINDOW}
+        WHERE project = {project:String} AND start_time __WINDOW__
         GROUP BY trace_id
-        HAVING ({{tenant:String}} = '' OR countIf(tenant = {{tenant:String}}) > 0)
-           AND ({{workflow:String}} = '' OR countIf(workflow = {{workflow:String}}) > 0)
-           AND ({{release:String}} = '' OR countIf(release = {{release:String}}) > 0)
-           AND ({{model:String}} = ''
-                OR countIf(request_model = {{model:String}} OR response_model = {{model:String}}) > 0)
-           AND (NOT {{errors_only:Bool}} OR t_errors > 0)
-           AND t_end_ns - t_start_ns >= {{min_duration_ns:Int64}}
+        HAVING ({tenant:String} = '' OR countIf(tenant = {tenant:String}) > 0)
+           AND ({workflow:String} = '' OR countIf(workflow = {workflow:String}) > 0)
+           AND ({intent:String} = '' OR countIf(intent = {intent:String}) > 0)
+           AND ({prompt:String} = ''
+                OR countIf(concat(prompt_name, '@', prompt_version) = {prompt:String}) > 0)
+           AND ({release:String} = '' OR countIf(release = {release:String}) > 0)
+           AND ({model:String} = ''
+                OR countIf(request_model = {model:String} OR response_model = {model:String}) > 0)
+           AND (NOT {errors_only:Bool} OR t_errors > 0)
+           AND t_end_ns - t_start_ns >= {min_duration_ns:Int64}
     ) AS t
     LEFT JOIN (
         SELECT trace_id, count() AS t_feedback, countIf(thumbs = 'down') > 0 AS t_negative,
                countIf(escalation_reason != '') > 0 AS t_escalated
         FROM feedback FINAL
-        WHERE project = {{project:String}}
+        WHERE project = {project:String}
         GROUP BY trace_id
     ) AS f ON t.trace_id = f.trace_id
-    WHERE {{negative:String}} = '' OR (f.t_negative = ({{negative:String}} = 'true'))
-    ORDER BY t.t_start_ns DESC, t.trace_id
-    LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+    WHERE {negative:String} = '' OR (f.t_negative = ({negative:String} = 'true'))
+    ORDER BY __ORDER_INNER__
+    LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 )
-ORDER BY start_ns DESC, trace_id
-{_FINAL_SETTINGS}
+ORDER BY __ORDER_OUTER__
+__FINAL__
 """
+
+_TRACE_ORDER = {
+    "newest": ("t.t_start_ns DESC, t.trace_id", "start_ns DESC, trace_id"),
+    "slowest": ("t.t_end_ns - t.t_start_ns DESC, t.trace_id", "end_ns - start_ns DESC, trace_id"),
+}
+
+
+def trace_list(sort: str = "newest") -> str:
+    """The traces page's query, ordered ``newest`` first or ``slowest`` first."""
+    inner, outer = _TRACE_ORDER[sort]
+    return (
+        _TRACE_LIST.replace("__WINDOW__", _WINDOW)
+        .replace("__FINAL__", _FINAL_SETTINGS)
+        .replace("__ORDER_INNER__", inner)
+        .replace("__ORDER_OUTER__", outer)
+    )
+
+
+TRACE_LIST = trace_list("newest")

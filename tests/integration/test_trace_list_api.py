@@ -131,6 +131,25 @@ def test_filters(client: TestClient) -> None:
     assert row["feedback_count"] == 1 and row["negative_feedback"] is True and row["escalated"] is False
 
 
+def test_slowest_first_and_intent_and_prompt_filters(client: TestClient) -> None:
+    project = f"list-{uuid.uuid4().hex[:8]}"
+    fast = make_trace(client, project, T0, duration_ms=10)
+    slow = make_trace(client, project, T0 + MIN, duration_ms=900)
+    mid = make_trace(client, project, T0 + 2 * MIN, duration_ms=300)
+    assert ids(listing(client, project, sort="slowest")) == [slow, mid, fast]
+    assert ids(listing(client, project, sort="newest")) == [mid, slow, fast]
+    tid = P.new_trace_id()
+    root = P.span(tid, name="classify", start_ns=T0, attrs={"spyglass.cohort.intent": "billing"})
+    call = llm(tid, root.span_id, T0, "gpt-4o-mini", (1, 1), **{"spyglass.prompt.name": "classify"})
+    call.attributes.extend(P.kvs({"spyglass.prompt.version": "v2"}))
+    send(client, project, root, call)
+    assert ids(listing(client, project, intent="billing")) == [tid.hex()]
+    assert ids(listing(client, project, prompt="classify@v2")) == [tid.hex()]
+    assert ids(listing(client, project, prompt="classify@v1")) == []
+    resp = client.get("/api/traces", params={"sort": "oldest"})
+    assert resp.status_code == 400 and "'sort'" in resp.json()["detail"]
+
+
 def test_paging(client: TestClient) -> None:
     project = f"list-{uuid.uuid4().hex[:8]}"
     made = [make_trace(client, project, T0 + i * MIN) for i in range(5)]

@@ -43,9 +43,10 @@ def test_feedback_column_list_matches_the_table() -> None:
         (queries.TRACE_FEEDBACK, {"project", "trace_id"}),
         (queries.FEEDBACK_INBOX, {"project", "since_ns", "until_ns", "source", "state", "limit", "offset"}),
         (
-            queries.TRACE_LIST,
+            queries.trace_list("slowest"),
             {
-                *("project", "since_ns", "until_ns", "tenant", "workflow", "release", "model"),
+                *("project", "since_ns", "until_ns", "tenant", "workflow", "intent", "release", "prompt"),
+                "model",
                 *("errors_only", "negative", "min_duration_ns", "limit", "offset"),
             },
         ),

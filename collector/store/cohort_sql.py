@@ -1,0 +1,292 @@
+"""The cohort review's SQL: one row per request (trace) built in ClickHouse, then grouped by
+cohort. Group keys come only from ``DIMENSIONS`` (a fixed list); every value is a parameter.
+
+A request's cohort fields come from its spans: tenant, workflow, intent and release from any
+span carrying them (the SDK stamps every span); ``prompt`` (name@version), ``model`` (the route:
+provider/model of the first model call, before any fallback) and ``corpus`` (name@version of
+the first retrieval) from the first span of that kind.
+
+A request *fails* when its root span has status ERROR; it *timed out* when any span failed with
+a timeout (an ``error.type`` or status message naming one); it *fell back* when any model call
+is a fallback. Cost is computed per span from the price arrays (``price_params`` in
+``spyglass.analytics.cohorts``), so it matches ``analytics.cost`` exactly and each request has
+its own cost (cost per task gets an interval like any mean).
+"""
+
+from __future__ import annotations
+
+DIMENSIONS: dict[str, str] = {
+    "tenant": "anyIf(tenant, tenant != '')",
+    "workflow": "anyIf(workflow, workflow != '')",
+    "intent": "anyIf(intent, intent != '')",
+    "release": "anyIf(release, release != '')",
+    "prompt": (
+        "argMinIf(concat(prompt_name, '@', prompt_version), start_time, "
+        "kind = 'llm' AND prompt_version != '')"
+    ),
+    "model": (
+        "argMinIf(concat(if(provider != '', concat(provider, '/'), ''), request_model), start_time, "
+        "kind = 'llm' AND request_model != '' AND NOT is_fallback)"
+    ),
+    "corpus": (
+        "argMinIf(concat(corpus, '@', corpus_version), start_time, kind = 'retrieval' AND corpus != '')"
+    ),
+    "day": "toString(toDate(min(start_time)))",
+}
+"""Cohort dimension -> the aggregate that gives a request's value (identifiers, not values)."""
+
+_WINDOW = (
+    "start_time BETWEEN fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Nano({until_ns:Int64}, 'UTC')"
+)
+
+# Cost of one span from the price arrays: c = index of the span's (request, response, provider)
+# combination, p = index of the price in force at its start (0 = none).
+_SPAN_COST = """
+    if(kind IN ('llm', 'embedding') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
+           AND c_idx > 0 AND p_idx > 0,
+       (
+         (toFloat64(ifNull(input_tokens, 0)) - cached) * {price_in:Array(Array(Float64))}[c_idx][p_idx]
+         + cached * {price_cached:Array(Array(Float64))}[c_idx][p_idx]
+         + toFloat64(ifNull(output_tokens, 0)) * {price_out:Array(Array(Float64))}[c_idx][p_idx]
+       ) / 1e6,
+       NULL)
+"""
+
+# Every span of the window with its price lookups, a column for each dimension source.
+_PRICED_SPANS = f"""
+    SELECT *,
+        indexOf({{price_combos:Array(String)}},
+                concat(request_model, '\\x1f', response_model, '\\x1f', provider)) AS c_idx,
+        if(c_idx = 0, 0, arrayLastIndex(e -> e <= toUnixTimestamp64Nano(start_time),
+                                         {{price_effective:Array(Array(Int64))}}[c_idx])) AS p_idx,
+        least(toFloat64(ifNull(cached_input_tokens, 0)), toFloat64(ifNull(input_tokens, 0))) AS cached,
+        {_SPAN_COST} AS span_cost
+    FROM spans FINAL
+    WHERE project = {{project:String}} AND {_WINDOW}
+"""
+
+
+def _tasks(dims: list[str]) -> str:
+    """One row per request: its cohort values and outcomes."""
+    dim_cols = ",\n        ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in DIMENSIONS)
+    return f"""
+    SELECT
+        trace_id,
+        {dim_cols},
+        (max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns))
+            - min(toUnixTimestamp64Nano(start_time))) / 1e6 AS duration_ms,
+        argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed,
+        countIf(status_code = 'error' AND (positionCaseInsensitive(error_type, 'timeout') > 0
+                OR positionCaseInsensitive(status_message, 'timed out') > 0)) > 0 AS timed_out,
+        countIf(is_fallback) > 0 AS fell_back,
+        countIf(kind = 'tool') AS t_tool_calls,
+        countIf(kind = 'tool' AND status_code = 'error') AS t_tool_failures,
+        countIf(kind = 'tool' AND authorization = 'denied') AS t_denied,
+        countIf(kind = 'retrieval') AS t_retrievals,
+        countIf(kind = 'retrieval' AND empty(document_ids)) AS t_empty_retrievals,
+        sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS t_tokens,
+        sum(ifNull(span_cost, 0)) AS t_cost,
+        countIf(kind IN ('llm', 'embedding') AND span_cost IS NULL
+                AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS t_unpriced_calls
+    FROM ({_PRICED_SPANS})
+    GROUP BY trace_id
+    """
+
+
+PRICE_COMBOS = f"""
+SELECT DISTINCT request_model, response_model, provider
+FROM spans
+WHERE project = {{project:String}} AND {_WINDOW} AND kind IN ('llm', 'embedding')
+"""
+"""The (request model, response model, provider) combinations to price in a window."""
+
+_FEEDBACK = """
+    SELECT trace_id,
+        countIf(thumbs = 'down') > 0 AS negative,
+        countIf(thumbs = 'up') > 0 AS positive,
+        countIf(thumbs != '') > 0 AS rated,
+        countIf(escalation_reason != '') > 0 AS escalated
+    FROM feedback FINAL
+    WHERE project = {project:String}
+    GROUP BY trace_id
+"""
+
+FILTERABLE = tuple(d for d in DIMENSIONS if d != "day")
+
+# Filters on cohort values: an empty parameter means "any".
+_FILTERS = " AND ".join(f"({{f_{d}:String}} = '' OR d_{d} = {{f_{d}:String}})" for d in FILTERABLE)
+
+
+def _ranked(level: float, column: str = "ds", n: str = "tasks") -> str:
+    """The order statistics bounding a 95% distribution-free interval for the ``level``
+    quantile: ranks n*q -/+ 1.96*sqrt(n*q*(1-q)) of the sorted durations (normal
+    approximation to the binomial), clamped to the sample."""
+    spread = f"1.96 * sqrt({n} * {level} * {1 - level})"
+    lo = f"{column}[toUInt64(greatest(1, floor({n} * {level} - {spread})))]"
+    hi = f"{column}[toUInt64(least(toFloat64({n}), ceil({n} * {level} + {spread}) + 1))]"
+    return f"{lo} AS p{round(level * 100)}_ms_lo, {hi} AS p{round(level * 100)}_ms_hi"
+
+
+def _check(dims: list[str]) -> None:
+    unknown = [d for d in dims if d not in DIMENSIONS]
+    if unknown:
+        raise ValueError(f"unknown cohort dimension {unknown[0]!r}; known: {', '.join(DIMENSIONS)}")
+
+
+def _keys(dims: list[str]) -> tuple[str, str, str]:
+    """(select list with a trailing comma, GROUP BY clause, ORDER BY clause) for ``dims``."""
+    select_keys = "".join(f"d_{d} AS {d}, " for d in dims)
+    group = f"GROUP BY {', '.join(f'd_{d}' for d in dims)}" if dims else ""
+    order = f"ORDER BY {', '.join(dims)}" if dims else ""
+    return select_keys, group, order
+
+
+def cohort_breakdown(dims: list[str]) -> str:
+    """The cohort scorecard's counts and quantiles, one row per combination of ``dims``
+    (each a key of ``DIMENSIONS``; none = one row for everything)."""
+    _check(dims)
+    select_keys, group, order = _keys(dims)
+    return f"""
+SELECT * EXCEPT (ds, q) FROM (
+SELECT {select_keys}
+    count() AS tasks,
+    countIf(NOT failed) AS successes,
+    countIf(failed) AS errors,
+    countIf(timed_out) AS timeouts,
+    countIf(fell_back) AS fallbacks,
+    countIf(escalated) AS escalations,
+    countIf(negative) AS negative,
+    countIf(positive) AS positive,
+    countIf(rated) AS rated,
+    sum(t_tool_calls) AS tool_calls,
+    sum(t_tool_failures) AS tool_failures,
+    sum(t_denied) AS denied,
+    sum(t_retrievals) AS retrievals,
+    sum(t_empty_retrievals) AS empty_retrievals,
+    arraySort(groupArray(duration_ms)) AS ds,
+    quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q,
+    q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms,
+    {_ranked(0.5)}, {_ranked(0.95)}, {_ranked(0.99)},
+    sum(t_tokens) AS tokens, sum(toFloat64(t_tokens) * t_tokens) AS tokens_sq,
+    sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,
+    sum(t_unpriced_calls) AS unpriced_calls
+FROM ({_tasks(dims)}) AS t
+LEFT JOIN ({_FEEDBACK}) AS f ON t.trace_id = f.trace_id
+WHERE {_FILTERS}
+{group}
+)
+{order}
+"""
+
+
+STAGES: dict[str, str] = {
+    "model": "kind IN ('llm', 'embedding')",
+    "retrieval": "kind = 'retrieval'",
+    "rerank": "kind = 'rerank'",
+    "tool": "kind = 'tool'",
+}
+"""Stage -> which spans make it. ``app`` is the rest of the request's wall time."""
+
+_ANY_STAGE = "kind IN ('llm', 'embedding', 'retrieval', 'rerank', 'tool')"
+
+
+def _union_ms(condition: str) -> str:
+    """Wall time (ms) during which at least one span matching ``condition`` was open: the
+    intervals sorted by start, each adding only what extends past the furthest end so far."""
+    return (
+        "arrayFold((acc, x) -> (acc.1 + greatest(toInt64(0), x.2 - greatest(x.1, acc.2)), "
+        "greatest(acc.2, x.2)), "
+        f"arraySort(groupArrayIf((s_ns, e_ns), {condition})), (toInt64(0), toInt64(0))).1 / 1e6"
+    )
+
+
+def _stage_tasks() -> str:
+    dim_cols = ",\n        ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in DIMENSIONS)
+    stage_cols = ",\n        ".join(f"{_union_ms(cond)} AS st_{name}" for name, cond in STAGES.items())
+    return f"""
+    SELECT
+        trace_id,
+        {dim_cols},
+        (max(e_ns) - min(s_ns)) / 1e6 AS duration_ms,
+        {stage_cols},
+        greatest(0, duration_ms - {_union_ms(_ANY_STAGE)}) AS st_app
+    FROM (
+        SELECT *, toUnixTimestamp64Nano(start_time) AS s_ns, s_ns + toInt64(duration_ns) AS e_ns
+        FROM spans FINAL
+        WHERE project = {{project:String}} AND {_WINDOW}
+    )
+    GROUP BY trace_id
+    """
+
+
+def stage_latency(dims: list[str]) -> str:
+    """Time per request in each stage (p50/p95/p99) and each stage's share of the slowest 5%
+    of requests, one row per combination of ``dims``."""
+    _check(dims)
+    select_keys, group, order = _keys(dims)
+    partition = f"PARTITION BY {', '.join(f'd_{d}' for d in dims)}" if dims else ""
+    stages = [*STAGES, "app"]
+    quantiles = ",\n    ".join(
+        f"quantilesExactInclusive(0.5, 0.95, 0.99)(st_{s}) AS q_{s}, "
+        f"q_{s}[1] AS {s}_p50_ms, q_{s}[2] AS {s}_p95_ms, q_{s}[3] AS {s}_p99_ms"
+        for s in stages
+    )
+    tail_total = " + ".join(f"sumIf(st_{s}, in_tail)" for s in stages)
+    shares = ",\n    ".join(
+        f"sumIf(st_{s}, in_tail) / nullIf({tail_total}, 0) AS {s}_tail_share" for s in stages
+    )
+    hidden = ", ".join(f"q_{s}" for s in stages)
+    return f"""
+SELECT * EXCEPT ({hidden}) FROM (
+SELECT {select_keys}
+    count() AS tasks,
+    countIf(in_tail) AS tail_tasks,
+    {quantiles},
+    {shares}
+FROM (
+    SELECT *, duration_ms >= quantileExactInclusive(0.95)(duration_ms) OVER ({partition}) AS in_tail
+    FROM ({_stage_tasks()}) AS t
+    WHERE {_FILTERS}
+)
+{group}
+)
+{order}
+"""
+
+
+EXAMPLES = f"""
+SELECT lower(hex(trace_id)) AS trace_id, start_ns, t_name AS name, category, reason
+FROM (
+    SELECT t.trace_id AS trace_id, t.t_start AS start_ns, t.t_name AS t_name,
+        multiIf(f.escalated, 'escalated', f.negative OR t.failed, 'bad',
+                f.positive AND NOT t.failed, 'good', '') AS category,
+        multiIf(f.escalated, f.reason, f.negative, 'thumbs down', t.failed, 'the request failed',
+                'thumbs up, no error') AS reason
+    FROM (
+        SELECT trace_id,
+            {", ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in FILTERABLE)},
+            min(toUnixTimestamp64Nano(start_time)) AS t_start,
+            argMin(name, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_name,
+            argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed
+        FROM spans FINAL
+        WHERE project = {{project:String}} AND {_WINDOW}
+        GROUP BY trace_id
+    ) AS t
+    INNER JOIN (
+        SELECT trace_id,
+            countIf(thumbs = 'down') > 0 AS negative,
+            countIf(thumbs = 'up') > 0 AS positive,
+            countIf(escalation_reason != '') > 0 AS escalated,
+            anyIf(escalation_reason, escalation_reason != '') AS reason
+        FROM feedback FINAL
+        WHERE project = {{project:String}}
+        GROUP BY trace_id
+    ) AS f ON t.trace_id = f.trace_id
+    WHERE {_FILTERS}
+)
+WHERE category != ''
+ORDER BY category, start_ns DESC
+LIMIT 1 BY category
+"""
+"""The newest good path, bad path and escalation of a window (for the evidence pack)."""
