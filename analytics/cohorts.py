@@ -10,9 +10,12 @@ Statistics, named so a reviewer can check them:
   ranks n*q -/+ 1.96*sqrt(n*q*(1-q)).
 - **Means** (cost and tokens per task) carry a normal-approximation interval, mean -/+ 1.96*SE.
 - **A change between two windows or two releases** is flagged only when it is outside the
-  noise: for rates, when the 95% **Newcombe hybrid score interval** of the difference (built
-  from the two Wilson intervals) excludes 0; for quantiles, when the two intervals do not
-  overlap; for means, when **Welch's z** exceeds 1.96.
+  noise at **99.9% confidence** (z = 3.29): for rates, when the **Newcombe hybrid score
+  interval** of the difference (built from the two Wilson intervals) excludes 0; for
+  quantiles, when the two distribution-free intervals do not overlap; for means, when
+  **Welch's z** exceeds 3.29. A review table holds about a hundred comparisons (cohorts x
+  metrics); at 95% each, about five would be flagged by chance alone, at 99.9% about 0.1.
+  The differences are still shown with their 95% intervals.
 - A cohort with fewer than ``min_tasks`` requests (default 30) is marked ``judgeable =
   False`` and never ranked or flagged.
 """
@@ -27,6 +30,7 @@ import polars as pl
 from .cost import PriceTable, price_spans
 
 Z95 = 1.959963984540054
+Z_FLAG = 3.290526731491926  # two-sided 99.9%
 MIN_TASKS = 30
 
 RATES: dict[str, tuple[str, str]] = {
@@ -38,10 +42,12 @@ RATES: dict[str, tuple[str, str]] = {
     "negative_feedback_rate": ("negative", "rated"),
     "positive_feedback_rate": ("positive", "rated"),
     "tool_failure_rate": ("tool_failures", "tool_calls"),
+    "denied_rate": ("denied", "tool_calls"),
     "empty_retrieval_rate": ("empty_retrievals", "retrievals"),
 }
 """Rate -> (numerator, denominator) columns. Feedback rates are over requests that got a
-thumbs; tool and retrieval rates over calls."""
+thumbs; tool-failure and denied-authorization rates over tool calls, empty results over
+retrievals."""
 
 HIGHER_IS_WORSE = {
     "error_rate",
@@ -50,6 +56,7 @@ HIGHER_IS_WORSE = {
     "escalation_rate",
     "negative_feedback_rate",
     "tool_failure_rate",
+    "denied_rate",
     "empty_retrieval_rate",
     "p50_ms",
     "p95_ms",
@@ -114,25 +121,33 @@ def scorecard(raw: pl.DataFrame, min_tasks: int = MIN_TASKS) -> pl.DataFrame:
     return raw.with_columns(exprs)
 
 
-def _newcombe(p1: str, p2: str) -> tuple[pl.Expr, pl.Expr]:
-    """95% Newcombe hybrid score interval of p2 - p1 from each side's Wilson interval."""
-    a, a_lo, a_hi = pl.col(f"{p1}"), pl.col(f"{p1}_lo"), pl.col(f"{p1}_hi")
-    b, b_lo, b_hi = pl.col(f"{p2}"), pl.col(f"{p2}_lo"), pl.col(f"{p2}_hi")
+def _newcombe(base: str, cand: str, z: float) -> tuple[pl.Expr, pl.Expr]:
+    """Newcombe hybrid score interval of cand/n - base/n at ``z``, from the counts
+    (numerator and denominator column names of each side)."""
+    (k1, n1), (k2, n2) = (base.split("/")), (cand.split("/"))
+    a_n, b_n = pl.col(n1).cast(pl.Float64), pl.col(n2).cast(pl.Float64)
+    a = pl.col(k1).cast(pl.Float64) / a_n
+    b = pl.col(k2).cast(pl.Float64) / b_n
+    a_lo, a_hi = wilson(pl.col(k1).cast(pl.Float64), a_n, z)
+    b_lo, b_hi = wilson(pl.col(k2).cast(pl.Float64), b_n, z)
     d = b - a
-    low = d - ((b - b_lo) ** 2 + (a_hi - a) ** 2).sqrt()
-    high = d + ((b_hi - b) ** 2 + (a - a_lo) ** 2).sqrt()
-    return low, high
+    return d - ((b - b_lo) ** 2 + (a_hi - a) ** 2).sqrt(), d + ((b_hi - b) ** 2 + (a - a_lo) ** 2).sqrt()
 
 
 def compare(
-    baseline: pl.DataFrame, candidate: pl.DataFrame, on: list[str], min_tasks: int = MIN_TASKS
+    baseline: pl.DataFrame,
+    candidate: pl.DataFrame,
+    on: list[str],
+    min_tasks: int = MIN_TASKS,
+    z_flag: float = Z_FLAG,
 ) -> pl.DataFrame:
     """Two scorecards (same ``on`` cohort columns) side by side: every metric as
-    ``<metric>_base`` and ``<metric>_cand`` with their intervals, the difference
-    ``<metric>_diff`` (candidate - baseline), and ``<metric>_changed`` when the difference is
-    outside the noise (module docstring). ``<metric>_worse`` says the change goes the bad way.
-    Cohorts present on one side only get nulls on the other; ``judgeable`` needs both sides
-    to have ``min_tasks`` requests.
+    ``<metric>_base`` and ``<metric>_cand`` with their 95% intervals, the difference
+    ``<metric>_diff`` (candidate - baseline; for rates with its 95% Newcombe interval
+    ``_diff_lo``/``_diff_hi``), and ``<metric>_changed`` when the difference is outside the
+    noise at ``z_flag`` (module docstring). ``<metric>_worse`` says the change goes the bad
+    way. Cohorts present on one side only get nulls on the other; ``judgeable`` needs both
+    sides to have ``min_tasks`` requests.
 
     Example::
 
@@ -140,45 +155,50 @@ def compare(
         wow.filter(pl.col("p99_ms_changed") & pl.col("p99_ms_worse"))
     """
     metrics = [*RATES, *QUANTILES, *MEANS, "denied_per_task"]
-    keep = ["tasks", "denied"]
+    keep = {"tasks", "denied"}
     for m in metrics:
-        keep.append(m)
+        keep.add(m)
         if m in RATES or m in MEANS or m in QUANTILES:
-            keep += [f"{m}_lo", f"{m}_hi"]
+            keep |= {f"{m}_lo", f"{m}_hi"}
+        if m in QUANTILES:
+            keep |= {f"{m}_flo", f"{m}_fhi"}
         if m in MEANS:
-            keep.append(f"{m}_se")
-    cols = [c for c in keep if c in baseline.columns]
+            keep.add(f"{m}_se")
+        if m in RATES:
+            keep |= set(RATES[m])
+    cols = [c for c in baseline.columns if c in keep]
     base = baseline.select(*on, *[pl.col(c).alias(f"{c}_base") for c in cols])
     cand = candidate.select(*on, *[pl.col(c).alias(f"{c}_cand") for c in cols])
     if on:
         joined = base.join(cand, on=on, how="full", coalesce=True)
     else:
         joined = pl.concat([base, cand], how="horizontal")
-    out: list[pl.Expr] = [
-        (
-            (pl.col("tasks_base").fill_null(0) >= min_tasks)
-            & (pl.col("tasks_cand").fill_null(0) >= min_tasks)
-        ).alias("judgeable")
-    ]
+    judgeable = (pl.col("tasks_base").fill_null(0) >= min_tasks) & (
+        pl.col("tasks_cand").fill_null(0) >= min_tasks
+    )
+    out: list[pl.Expr] = [judgeable.alias("judgeable")]
     for m in metrics:
         diff = pl.col(f"{m}_cand") - pl.col(f"{m}_base")
         out.append(diff.alias(f"{m}_diff"))
         if m in RATES:
-            lo, hi = _newcombe(f"{m}_base", f"{m}_cand")
+            num, den = RATES[m]
+            sides = (f"{num}_base/{den}_base", f"{num}_cand/{den}_cand")
+            lo95, hi95 = _newcombe(*sides, Z95)
+            lo, hi = _newcombe(*sides, z_flag)
             changed = (lo > 0) | (hi < 0)
-            out += [lo.alias(f"{m}_diff_lo"), hi.alias(f"{m}_diff_hi")]
+            out += [lo95.alias(f"{m}_diff_lo"), hi95.alias(f"{m}_diff_hi")]
         elif m in QUANTILES:
-            changed = (pl.col(f"{m}_cand_lo") > pl.col(f"{m}_base_hi")) | (
-                pl.col(f"{m}_cand_hi") < pl.col(f"{m}_base_lo")
+            changed = (pl.col(f"{m}_flo_cand") > pl.col(f"{m}_fhi_base")) | (
+                pl.col(f"{m}_fhi_cand") < pl.col(f"{m}_flo_base")
             )
         elif m in MEANS:
             se = (pl.col(f"{m}_se_base") ** 2 + pl.col(f"{m}_se_cand") ** 2).sqrt()
-            changed = (diff.abs() / se) > Z95
+            changed = (diff.abs() / se) > z_flag
         else:
             changed = pl.lit(None, dtype=pl.Boolean)
         worse = diff > 0 if m in HIGHER_IS_WORSE else diff < 0
         out += [
-            (changed.fill_null(False) & pl.col("judgeable")).alias(f"{m}_changed"),
+            (changed.fill_null(False) & judgeable).alias(f"{m}_changed"),
             worse.fill_null(False).alias(f"{m}_worse"),
         ]
     return joined.with_columns(out)

@@ -18,7 +18,7 @@ import pyarrow as pa
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
 
-from spyglass.analytics.cohorts import MIN_TASKS, compare, price_params, scorecard
+from spyglass.analytics.cohorts import MIN_TASKS, Z_FLAG, compare, price_params, scorecard
 from spyglass.analytics.cost import PriceTable
 from spyglass.analytics.trace import iso_ns
 
@@ -105,6 +105,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
             "project": project,
             "since_ns": since_ns,
             "until_ns": until_ns,
+            "z_flag": Z_FLAG,
             **{f"f_{d}": filters.get(d, "") for d in sql.FILTERABLE},
         }
 

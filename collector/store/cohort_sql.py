@@ -118,14 +118,23 @@ FILTERABLE = tuple(d for d in DIMENSIONS if d != "day")
 _FILTERS = " AND ".join(f"({{f_{d}:String}} = '' OR d_{d} = {{f_{d}:String}})" for d in FILTERABLE)
 
 
-def _ranked(level: float, column: str = "ds", n: str = "tasks") -> str:
-    """The order statistics bounding a 95% distribution-free interval for the ``level``
-    quantile: ranks n*q -/+ 1.96*sqrt(n*q*(1-q)) of the sorted durations (normal
-    approximation to the binomial), clamped to the sample."""
-    spread = f"1.96 * sqrt({n} * {level} * {1 - level})"
+def _ranked(level: float, z: str, suffix: str, column: str = "ds", n: str = "tasks") -> str:
+    """The order statistics bounding a distribution-free interval for the ``level`` quantile:
+    ranks n*q -/+ z*sqrt(n*q*(1-q)) of the sorted durations (normal approximation to the
+    binomial), clamped to the sample."""
+    spread = f"{z} * sqrt({n} * {level} * {1 - level})"
     lo = f"{column}[toUInt64(greatest(1, floor({n} * {level} - {spread})))]"
     hi = f"{column}[toUInt64(least(toFloat64({n}), ceil({n} * {level} + {spread}) + 1))]"
-    return f"{lo} AS p{round(level * 100)}_ms_lo, {hi} AS p{round(level * 100)}_ms_hi"
+    name = f"p{round(level * 100)}_ms"
+    return f"{lo} AS {name}_{suffix}lo, {hi} AS {name}_{suffix}hi"
+
+
+def _intervals() -> str:
+    """95% intervals (``_lo``/``_hi``) for display, and intervals at ``{z_flag}`` (``_flo``/
+    ``_fhi``) for deciding whether a change is outside the noise."""
+    return ", ".join(
+        f"{_ranked(q, '1.959964', '')}, {_ranked(q, '{z_flag:Float64}', 'f')}" for q in (0.5, 0.95, 0.99)
+    )
 
 
 def _check(dims: list[str]) -> None:
@@ -167,7 +176,7 @@ SELECT {select_keys}
     arraySort(groupArray(duration_ms)) AS ds,
     quantilesExactInclusive(0.5, 0.95, 0.99)(duration_ms) AS q,
     q[1] AS p50_ms, q[2] AS p95_ms, q[3] AS p99_ms,
-    {_ranked(0.5)}, {_ranked(0.95)}, {_ranked(0.99)},
+    {_intervals()},
     sum(t_tokens) AS tokens, sum(toFloat64(t_tokens) * t_tokens) AS tokens_sq,
     sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,
     sum(t_unpriced_calls) AS unpriced_calls
