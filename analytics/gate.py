@@ -12,12 +12,19 @@ Newcombe interval for rates, non-overlapping intervals for p95, Welch's z for co
 2. **Latency**: p95 rises by more than ``max_p95_increase_pct`` percent, outside the noise.
 3. **Cost**: cost per task rises by more than ``max_cost_increase_pct`` percent, outside the noise.
 4. **Errors** (zero tolerance): the error rate rises, outside the noise, by any amount.
-5. **Denied authorizations** (zero tolerance): the candidate's denials per task grow
-   significantly (exact one-sided conditional test of two Poisson rates: given the
-   ``denied_base + denied_cand`` denials, the candidate's share under equal rates is
-   Binomial(n, tasks_cand / (tasks_base + tasks_cand)); p < 0.025, the one-sided half of the
-   95% level used everywhere else), **or** the candidate has any denial while the baseline had
-   none over at least ``min_tasks`` requests (a new behaviour, however rare).
+5. **Denied authorizations** (zero tolerance), any of:
+
+   - denials per task grow outside the noise: exact one-sided conditional test of two Poisson
+     rates (given the ``denied_base + denied_cand`` denials, the candidate's share under equal
+     rates is Binomial(n, tasks_cand / (tasks_base + tasks_cand))), p < ``DENIED_ALPHA``;
+   - denials per tool call (``denied_rate``) grow outside the noise (``denied_rate_changed``);
+   - the candidate has any denial while the baseline had none over at least ``min_tasks``
+     requests (a new behaviour, however rare).
+
+"Outside the noise" is the comparison's own flag, at 99.9% confidence (``cohorts.Z_FLAG``):
+the gate judges about forty metric-cohort pairs at once, and at 95% each a release with no
+change at all would be blocked by chance most of the time. ``DENIED_ALPHA`` is the one-sided
+half of the same level.
 
 A cohort with fewer than ``min_tasks`` requests on either side is reported as not enough data
 and never blocks by itself. The verdict is ``not_enough_data`` (exit code 3) when the overall
@@ -36,8 +43,9 @@ from typing import Any
 
 SHIP, BLOCK, NOT_ENOUGH_DATA = "ship", "block", "not_enough_data"
 EXIT_CODES = {SHIP: 0, BLOCK: 1, NOT_ENOUGH_DATA: 3}
-DENIED_ALPHA = 0.025
-"""One-sided level of the denied-authorizations test (the upper half of a 95% two-sided test)."""
+DENIED_ALPHA = 0.0005
+"""One-sided level of the denials-per-task test: the upper half of the two-sided 99.9% level
+(z = 3.29) at which the comparison flags every other change."""
 
 
 class GateConfigError(ValueError):
@@ -360,7 +368,10 @@ def _denied(row: dict[str, Any], tasks_base: int, tasks_cand: int) -> Check:
         return Check("denied", None, f"denied authorizations: no count on a side, {limit}")
     d_base, d_cand = round(db), round(dc)
     rate_b, rate_c = d_base / tasks_base, d_cand / tasks_cand
-    numbers = f"denied authorizations {rate_b:.3f} -> {rate_c:.3f} per task ({d_base} -> {d_cand} denied"
+    numbers = f"denied authorizations {d_base} -> {d_cand} ({rate_b:.3f} -> {rate_c:.3f} per task"
+    call_b, call_c = _num(row, "denied_rate_base"), _num(row, "denied_rate_cand")
+    if call_b is not None and call_c is not None:
+        numbers += f", {_pct(call_b)} -> {_pct(call_c)} of tool calls"
     if d_base == 0 and d_cand > 0:
         return Check(
             "denied",
@@ -368,9 +379,16 @@ def _denied(row: dict[str, Any], tasks_base: int, tasks_cand: int) -> Check:
             f"{numbers}; denials where the baseline had none in {tasks_base} requests), {limit}",
         )
     p_value = poisson_growth_p_value(d_base, tasks_base, d_cand, tasks_cand) if rate_c > rate_b else 1.0
-    grew = p_value < DENIED_ALPHA
+    per_call = (
+        bool(row.get("denied_rate_changed")) and call_b is not None and call_c is not None and call_c > call_b
+    )
+    grew = []
+    if p_value < DENIED_ALPHA:
+        grew.append(f"per task p = {p_value:.2g}")
+    if per_call:
+        grew.append("per tool call")
     if grew:
-        noise = f"growth outside the noise, p = {p_value:.2g}"
+        noise = f"growth outside the noise: {', '.join(grew)}"
     else:
-        noise = "within the noise" if rate_c > rate_b else "no growth"
+        noise = "within the noise" if rate_c > rate_b or (call_c or 0) > (call_b or 0) else "no growth"
     return Check("denied", not grew, f"{numbers}, {noise}), {limit}")

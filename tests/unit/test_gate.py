@@ -174,22 +174,52 @@ def test_denials_where_the_baseline_had_none_block() -> None:
     result = evaluate(comparison(row(denied=(0, 1))))
     assert result.verdict == "block"
     assert result.reasons == [
-        "overall: denied authorizations 0.000 -> 0.002 per task (0 -> 1 denied; denials where the "
+        "overall: denied authorizations 0 -> 1 (0.000 -> 0.002 per task; denials where the "
         "baseline had none in 500 requests), limit: no growth outside the noise, none where the "
         "baseline had none"
     ]
 
 
-def test_significant_growth_of_denials_blocks_chance_growth_does_not() -> None:
-    grown = evaluate(comparison(row(denied=(10, 30))))
+def test_significant_growth_of_denials_per_task_blocks_chance_growth_does_not() -> None:
+    grown = evaluate(comparison(row(denied=(10, 40))))  # p ~ 1e-5
     assert grown.verdict == "block"
-    assert "10 -> 30 denied, growth outside the noise, p = 0.0" in grown.reasons[0]
-    assert evaluate(comparison(row(denied=(10, 14)))).verdict == "ship"  # p ~ 0.27
+    assert (
+        "10 -> 40 (0.020 -> 0.080 per task, growth outside the noise: per task p = 1.2e-05), limit"
+        in (grown.reasons[0])
+    )
+    # p ~ 0.001: significant at 95%, not at the 99.9% the gate uses for every rule.
+    assert poisson_growth_p_value(10, 500, 30, 500) == pytest.approx(0.0011, abs=1e-4)
+    assert evaluate(comparison(row(denied=(10, 30)))).verdict == "ship"
+    assert evaluate(comparison(row(denied=(10, 14)))).verdict == "ship"
     assert evaluate(comparison(row(denied=(30, 10)))).verdict == "ship"  # fewer
     # Per task: 20 denials over 1000 candidate requests is the same rate as 10 over 500.
     assert evaluate(comparison(row(tasks=(500, 1000), denied=(10, 20)))).verdict == "ship"
     # No denials on either side is fine.
     assert evaluate(comparison(row(denied=(0, 0)))).verdict == "ship"
+
+
+def test_growth_of_denials_per_tool_call_blocks() -> None:
+    r = row(denied=(20, 20)) | {
+        "denied_rate_base": 0.05,
+        "denied_rate_cand": 0.12,
+        "denied_rate_changed": True,
+    }
+    result = evaluate(comparison(r))
+    assert result.verdict == "block"
+    assert result.reasons[0].startswith(
+        "overall: denied authorizations 20 -> 20 (0.040 -> 0.040 per task, 5.0% -> 12.0% of tool calls, "
+        "growth outside the noise: per tool call), limit"
+    )
+    within = r | {"denied_rate_changed": False}
+    assert evaluate(comparison(within)).verdict == "ship"
+    fewer = r | {"denied_rate_base": 0.12, "denied_rate_cand": 0.05}
+    assert evaluate(comparison(fewer)).verdict == "ship"
+
+
+def test_denied_level_is_the_comparisons_flag_level() -> None:
+    from spyglass.analytics.cohorts import Z_FLAG
+
+    assert pytest.approx(0.5 * math.erfc(Z_FLAG / math.sqrt(2)), rel=1e-3) == gate.DENIED_ALPHA
 
 
 def test_poisson_growth_p_value_is_the_exact_binomial_tail() -> None:
