@@ -77,7 +77,7 @@ def wilson(successes: pl.Expr, n: pl.Expr, z: float = Z95) -> tuple[pl.Expr, pl.
 
     >>> df = pl.DataFrame({"k": [8], "n": [10]})
     >>> lo, hi = wilson(pl.col("k"), pl.col("n"))
-    >>> [round(v, 4) for v in df.select(lo, hi).row(0)]
+    >>> [round(v, 4) for v in df.select(lo.alias("lo"), hi.alias("hi")).row(0)]
     [0.4902, 0.9433]
     """
     p = successes / n
