@@ -252,7 +252,8 @@ def normalize(request: ExportTraceServiceRequest, default_project: str = "defaul
                 fallback = attrs.get(A.LLM_FALLBACK)
                 if isinstance(fallback, bool):
                     del attrs[A.LLM_FALLBACK]
-                cols["is_fallback"].append(fallback is True)
+                # A call naming the model it fell back from is a fallback, flag or not.
+                cols["is_fallback"].append(fallback is True or bool(cols["fallback_from"][-1]))
                 cols["finish_reasons"].append(_take_list(attrs, A.GEN_AI_RESPONSE_FINISH_REASONS, str))
                 cols["document_ids"].append(_take_list(attrs, A.RETRIEVAL_DOCUMENT_IDS, str))
                 scores = _take_list(attrs, A.RETRIEVAL_DOCUMENT_SCORES, (int, float))  # type: ignore[arg-type]

@@ -3,8 +3,8 @@ cohort. Group keys come only from ``DIMENSIONS`` (a fixed list); every value is 
 
 A request's cohort fields come from its spans: tenant, workflow, intent and release from any
 span carrying them (the SDK stamps every span); ``prompt`` (name@version), ``model`` (the route:
-provider/model of the first model call, before any fallback) and ``corpus`` (name@version of
-the first retrieval) from the first span of that kind.
+provider/model the first model call was meant for, its ``fallback_from`` when it is already a
+fallback) and ``corpus`` (name@version of the first retrieval) from the first span of that kind.
 
 A request *fails* when its root span has status ERROR; it *timed out* when any span failed with
 a timeout (an ``error.type`` or status message naming one); it *fell back* when any model call
@@ -25,8 +25,9 @@ DIMENSIONS: dict[str, str] = {
         "kind = 'llm' AND prompt_version != '')"
     ),
     "model": (
-        "argMinIf(concat(if(provider != '', concat(provider, '/'), ''), request_model), start_time, "
-        "kind = 'llm' AND request_model != '' AND NOT is_fallback)"
+        "argMinIf(concat(if(provider != '', concat(provider, '/'), ''), "
+        "if(fallback_from != '', fallback_from, request_model)), start_time, "
+        "kind = 'llm' AND request_model != '')"
     ),
     "corpus": (
         "argMinIf(concat(corpus, '@', corpus_version), start_time, kind = 'retrieval' AND corpus != '')"
