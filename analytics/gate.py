@@ -3,8 +3,7 @@
 
 Pure: no I/O except reading the TOML configuration in ``GateConfig.load``. The rules, each
 applied to the overall comparison and to every cohort with at least ``min_tasks`` requests
-on both sides (a change is *outside the noise* when the comparison flags ``<metric>_changed``:
-Newcombe interval for rates, non-overlapping intervals for p95, Welch's z for cost):
+on both sides:
 
 1. **Quality**: the success rate or the positive-feedback rate drops by more than
    ``max_quality_drop_pp`` percentage points, or the negative-feedback rate rises by more than
@@ -16,15 +15,23 @@ Newcombe interval for rates, non-overlapping intervals for p95, Welch's z for co
 
    - denials per task grow outside the noise: exact one-sided conditional test of two Poisson
      rates (given the ``denied_base + denied_cand`` denials, the candidate's share under equal
-     rates is Binomial(n, tasks_cand / (tasks_base + tasks_cand))), p < ``DENIED_ALPHA``;
-   - denials per tool call (``denied_rate``) grow outside the noise (``denied_rate_changed``);
+     rates is Binomial(n, tasks_cand / (tasks_base + tasks_cand))), one-sided p below half of
+     1 - confidence;
+   - denials per tool call (``denied_rate``) grow outside the noise;
    - the candidate has any denial while the baseline had none over at least ``min_tasks``
      requests (a new behaviour, however rare).
 
-"Outside the noise" is the comparison's own flag, at 99.9% confidence (``cohorts.Z_FLAG``):
-the gate judges about forty metric-cohort pairs at once, and at 95% each a release with no
-change at all would be blocked by chance most of the time. ``DENIED_ALPHA`` is the one-sided
-half of the same level.
+**Outside the noise** uses the comparison's own statistics (``spyglass.analytics.cohorts``) at
+one of the two levels it carries: rates by the Newcombe interval of the difference, p95 by
+non-overlapping distribution-free intervals, cost per task by Welch's z.
+
+- The **overall** row is judged at 95% (``overall_confidence``): it is the one comparison
+  declared in advance for each rule, so the usual level applies (the 95% Newcombe interval
+  ``<metric>_diff_lo/_hi``, the 95% intervals ``<metric>_lo/_hi``, Welch z > 1.96).
+- **Cohort** rows are judged at 99.9% (``cohort_confidence``, the comparison's
+  ``<metric>_changed`` flags, z = 3.29): five tenants times seven rules are some thirty-five
+  tests, and at 95% each a release that changed nothing would often be blocked by one of them
+  by chance; at 99.9% that happens about once in sixty such releases.
 
 A cohort with fewer than ``min_tasks`` requests on either side is reported as not enough data
 and never blocks by itself. The verdict is ``not_enough_data`` (exit code 3) when the overall
@@ -37,15 +44,15 @@ from __future__ import annotations
 import math
 import os
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 SHIP, BLOCK, NOT_ENOUGH_DATA = "ship", "block", "not_enough_data"
 EXIT_CODES = {SHIP: 0, BLOCK: 1, NOT_ENOUGH_DATA: 3}
-DENIED_ALPHA = 0.0005
-"""One-sided level of the denials-per-task test: the upper half of the two-sided 99.9% level
-(z = 3.29) at which the comparison flags every other change."""
+LEVELS = {0.95: 1.959963984540054, 0.999: 3.290526731491926}
+"""The confidence levels the comparison carries intervals for -> their two-sided z."""
 
 
 class GateConfigError(ValueError):
@@ -69,6 +76,10 @@ class GateConfig:
     """Largest tolerated rise of p95 latency, in percent of the baseline."""
     max_cost_increase_pct: float = 10.0
     """Largest tolerated rise of the cost per task, in percent of the baseline."""
+    overall_confidence: float = 0.95
+    """Confidence at which a change of the overall row is outside the noise (0.95 or 0.999)."""
+    cohort_confidence: float = 0.999
+    """Confidence at which a change of a cohort row is outside the noise (0.95 or 0.999)."""
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> GateConfig:
@@ -120,6 +131,11 @@ class GateConfig:
             if value < (1 if is_int else 0) or (not is_int and not math.isfinite(value)):
                 bound = "at least 1" if is_int else "a finite number >= 0"
                 raise GateConfigError(f"{source}: key {key!r} must be {bound}, got {value!r}")
+            if key.endswith("_confidence") and value not in LEVELS:
+                raise GateConfigError(
+                    f"{source}: key {key!r} must be 0.95 or 0.999 (the levels the comparison carries "
+                    f"intervals for), got {value!r}"
+                )
             values[key] = value if is_int else float(value)
         return cls(**values)
 
@@ -212,9 +228,9 @@ def evaluate(comparison: dict[str, Any], config: GateConfig | None = None) -> Ga
     """
     config = config or GateConfig()
     by = [str(b) for b in comparison.get("by") or []]
-    overall = _judge(comparison.get("overall") or {}, "overall", {}, config)
+    overall = _judge(comparison.get("overall") or {}, "overall", {}, config, config.overall_confidence)
     cohorts = tuple(
-        _judge(row, _label(row, by), {b: row.get(b) for b in by}, config)
+        _judge(row, _label(row, by), {b: row.get(b) for b in by}, config, config.cohort_confidence)
         for row in comparison.get("rows") or []
     )
     if overall.verdict == NOT_ENOUGH_DATA:
@@ -238,7 +254,9 @@ def _tasks(row: dict[str, Any], side: str) -> int:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
-def _judge(row: dict[str, Any], label: str, cohort: dict[str, Any], config: GateConfig) -> CohortVerdict:
+def _judge(
+    row: dict[str, Any], label: str, cohort: dict[str, Any], config: GateConfig, confidence: float
+) -> CohortVerdict:
     base, cand = _tasks(row, "base"), _tasks(row, "cand")
     if base < config.min_tasks or cand < config.min_tasks:
         message = (
@@ -246,14 +264,16 @@ def _judge(row: dict[str, Any], label: str, cohort: dict[str, Any], config: Gate
             f"the gate needs {config.min_tasks} on each side"
         )
         return CohortVerdict(label, cohort, NOT_ENOUGH_DATA, base, cand, (Check("min_tasks", None, message),))
+    judge = _Judge(row, confidence)
+    drop = config.max_quality_drop_pp
     checks = (
-        _quality(row, "success_rate", "success rate", config),
-        _quality(row, "positive_feedback_rate", "positive-feedback rate", config),
-        _quality(row, "negative_feedback_rate", "negative-feedback rate", config, higher_is_worse=True),
-        _relative(row, "p95_ms", "p95 latency", config.max_p95_increase_pct, _duration),
-        _relative(row, "cost_per_task", "cost per task", config.max_cost_increase_pct, usd),
-        _error_rate(row),
-        _denied(row, base, cand),
+        judge.quality("success_rate", "success rate", drop),
+        judge.quality("positive_feedback_rate", "positive-feedback rate", drop),
+        judge.quality("negative_feedback_rate", "negative-feedback rate", drop, higher_is_worse=True),
+        judge.relative("p95_ms", "p95 latency", config.max_p95_increase_pct, _duration),
+        judge.relative("cost_per_task", "cost per task", config.max_cost_increase_pct, usd),
+        judge.error_rate(),
+        judge.denied(base, cand),
     )
     verdict = BLOCK if any(c.passed is False for c in checks) else SHIP
     return CohortVerdict(label, cohort, verdict, base, cand, checks)
@@ -266,27 +286,8 @@ def _num(row: dict[str, Any], key: str) -> float | None:
     return float(value)
 
 
-def _noise(row: dict[str, Any], metric: str) -> tuple[bool, str]:
-    changed = bool(row.get(f"{metric}_changed"))
-    return changed, "outside the noise" if changed else "within the noise"
-
-
 def _pct(value: float) -> str:
     return f"{value:.1%}"
-
-
-def _quality(
-    row: dict[str, Any], metric: str, name: str, config: GateConfig, higher_is_worse: bool = False
-) -> Check:
-    b, c = _num(row, f"{metric}_base"), _num(row, f"{metric}_cand")
-    limit = f"limit {'+' if higher_is_worse else '-'}{config.max_quality_drop_pp:.1f} pp"
-    if b is None or c is None:
-        return Check(metric, None, f"{name}: no value on a side (no requests to rate), {limit}")
-    diff_pp = (c - b) * 100
-    changed, noise = _noise(row, metric)
-    worse_pp = diff_pp if higher_is_worse else -diff_pp
-    passed = not (changed and worse_pp > config.max_quality_drop_pp)
-    return Check(metric, passed, f"{name} {_pct(b)} -> {_pct(c)} ({diff_pp:+.1f} pp, {noise}), {limit}")
 
 
 def _duration(ms: float) -> str:
@@ -312,28 +313,111 @@ def _relative_change(b: float, c: float) -> str:
     return f"{pct:+.0f}%" if abs(pct) >= 10 else f"{pct:+.1f}%"
 
 
-def _relative(row: dict[str, Any], metric: str, name: str, limit_pct: float, fmt: Any) -> Check:
-    b, c = _num(row, f"{metric}_base"), _num(row, f"{metric}_cand")
-    limit = f"limit +{limit_pct:g}%"
-    if b is None or c is None:
-        return Check(metric, None, f"{name}: no value on a side, {limit}")
-    changed, noise = _noise(row, metric)
-    too_much = (c - b) > b * limit_pct / 100 if b > 0 else c > 0
-    passed = not (changed and too_much)
-    return Check(metric, passed, f"{name} {fmt(b)} -> {fmt(c)} ({_relative_change(b, c)}, {noise}), {limit}")
+class _Judge:
+    """The rules applied to one comparison row, changes judged at ``confidence``."""
 
+    def __init__(self, row: dict[str, Any], confidence: float) -> None:
+        self.row = row
+        self.confidence = confidence
+        self.level = f"{confidence:.1%}".replace(".0%", "%")
 
-def _error_rate(row: dict[str, Any]) -> Check:
-    b, c = _num(row, "error_rate_base"), _num(row, "error_rate_cand")
-    limit = "limit: no increase outside the noise"
-    if b is None or c is None:
-        return Check("error_rate", None, f"error rate: no value on a side, {limit}")
-    changed, noise = _noise(row, "error_rate")
-    passed = not (changed and c > b)
-    diff_pp = (c - b) * 100
-    return Check(
-        "error_rate", passed, f"error rate {_pct(b)} -> {_pct(c)} ({diff_pp:+.1f} pp, {noise}), {limit}"
-    )
+    def pair(self, metric: str) -> tuple[float | None, float | None]:
+        return _num(self.row, f"{metric}_base"), _num(self.row, f"{metric}_cand")
+
+    def outside_noise(self, metric: str) -> bool:
+        """Is the change of ``metric`` outside the noise at this judge's confidence?"""
+        row = self.row
+        if self.confidence == 0.999:
+            return bool(row.get(f"{metric}_changed"))
+        lo, hi = _num(row, f"{metric}_diff_lo"), _num(row, f"{metric}_diff_hi")
+        if lo is not None and hi is not None:  # a rate: the 95% Newcombe interval of the difference
+            return lo > 0 or hi < 0
+        se_b, se_c = _num(row, f"{metric}_se_base"), _num(row, f"{metric}_se_cand")
+        b, c = self.pair(metric)
+        if se_b is not None and se_c is not None and b is not None and c is not None:  # a mean: Welch
+            se = math.hypot(se_b, se_c)
+            return se > 0 and abs(c - b) / se > LEVELS[0.95]
+        b_lo, b_hi = _num(row, f"{metric}_lo_base"), _num(row, f"{metric}_hi_base")
+        c_lo, c_hi = _num(row, f"{metric}_lo_cand"), _num(row, f"{metric}_hi_cand")
+        if None in (b_lo, b_hi, c_lo, c_hi):
+            return False
+        return c_lo > b_hi or c_hi < b_lo  # type: ignore[operator]  # a quantile: intervals apart
+
+    def noise(self, metric: str) -> tuple[bool, str]:
+        changed = self.outside_noise(metric)
+        return changed, f"{'outside' if changed else 'within'} the noise at {self.level}"
+
+    def quality(self, metric: str, name: str, max_pp: float, higher_is_worse: bool = False) -> Check:
+        b, c = self.pair(metric)
+        limit = f"limit {'+' if higher_is_worse else '-'}{max_pp:.1f} pp"
+        if b is None or c is None:
+            return Check(metric, None, f"{name}: no value on a side (no requests to rate), {limit}")
+        diff_pp = (c - b) * 100
+        changed, noise = self.noise(metric)
+        worse_pp = diff_pp if higher_is_worse else -diff_pp
+        passed = not (changed and worse_pp > max_pp)
+        return Check(metric, passed, f"{name} {_pct(b)} -> {_pct(c)} ({diff_pp:+.1f} pp, {noise}), {limit}")
+
+    def relative(self, metric: str, name: str, limit_pct: float, fmt: Callable[[float], str]) -> Check:
+        b, c = self.pair(metric)
+        limit = f"limit +{limit_pct:g}%"
+        if b is None or c is None:
+            return Check(metric, None, f"{name}: no value on a side, {limit}")
+        changed, noise = self.noise(metric)
+        too_much = (c - b) > b * limit_pct / 100 if b > 0 else c > 0
+        passed = not (changed and too_much)
+        return Check(
+            metric, passed, f"{name} {fmt(b)} -> {fmt(c)} ({_relative_change(b, c)}, {noise}), {limit}"
+        )
+
+    def error_rate(self) -> Check:
+        b, c = self.pair("error_rate")
+        limit = "limit: zero tolerance"
+        if b is None or c is None:
+            return Check("error_rate", None, f"error rate: no value on a side, {limit}")
+        changed, noise = self.noise("error_rate")
+        passed = not (changed and c > b)
+        diff_pp = (c - b) * 100
+        return Check(
+            "error_rate", passed, f"error rate {_pct(b)} -> {_pct(c)} ({diff_pp:+.1f} pp, {noise}), {limit}"
+        )
+
+    def denied(self, tasks_base: int, tasks_cand: int) -> Check:
+        db, dc = _num(self.row, "denied_base"), _num(self.row, "denied_cand")
+        limit = "limit: no growth outside the noise, none where the baseline had none"
+        if db is None or dc is None:
+            return Check("denied", None, f"denied authorizations: no count on a side, {limit}")
+        d_base, d_cand = round(db), round(dc)
+        rate_b, rate_c = d_base / tasks_base, d_cand / tasks_cand
+        numbers = f"denied authorizations {d_base} -> {d_cand} ({rate_b:.3f} -> {rate_c:.3f} per task"
+        call_b, call_c = self.pair("denied_rate")
+        if call_b is not None and call_c is not None:
+            numbers += f", {_pct(call_b)} -> {_pct(call_c)} of tool calls"
+        if d_base == 0 and d_cand > 0:
+            return Check(
+                "denied",
+                False,
+                f"{numbers}; denials where the baseline had none in {tasks_base} requests), {limit}",
+            )
+        alpha = (1 - self.confidence) / 2
+        p_value = poisson_growth_p_value(d_base, tasks_base, d_cand, tasks_cand) if rate_c > rate_b else 1.0
+        grew = []
+        if p_value < alpha:
+            grew.append(f"per task p = {p_value:.2g}")
+        if (
+            call_b is not None
+            and call_c is not None
+            and call_c > call_b
+            and self.outside_noise("denied_rate")
+        ):
+            grew.append("per tool call")
+        if grew:
+            noise = f"growth outside the noise at {self.level}: {', '.join(grew)}"
+        elif rate_c > rate_b or (call_c or 0) > (call_b or 0):
+            noise = f"within the noise at {self.level}"
+        else:
+            noise = "no growth"
+        return Check("denied", not grew, f"{numbers}, {noise}), {limit}")
 
 
 def poisson_growth_p_value(denied_base: int, tasks_base: int, denied_cand: int, tasks_cand: int) -> float:
@@ -359,36 +443,3 @@ def poisson_growth_p_value(denied_base: int, tasks_base: int, denied_cand: int, 
             for k in range(denied_cand, n + 1)
         ),
     )
-
-
-def _denied(row: dict[str, Any], tasks_base: int, tasks_cand: int) -> Check:
-    db, dc = _num(row, "denied_base"), _num(row, "denied_cand")
-    limit = "limit: no growth outside the noise, none where the baseline had none"
-    if db is None or dc is None:
-        return Check("denied", None, f"denied authorizations: no count on a side, {limit}")
-    d_base, d_cand = round(db), round(dc)
-    rate_b, rate_c = d_base / tasks_base, d_cand / tasks_cand
-    numbers = f"denied authorizations {d_base} -> {d_cand} ({rate_b:.3f} -> {rate_c:.3f} per task"
-    call_b, call_c = _num(row, "denied_rate_base"), _num(row, "denied_rate_cand")
-    if call_b is not None and call_c is not None:
-        numbers += f", {_pct(call_b)} -> {_pct(call_c)} of tool calls"
-    if d_base == 0 and d_cand > 0:
-        return Check(
-            "denied",
-            False,
-            f"{numbers}; denials where the baseline had none in {tasks_base} requests), {limit}",
-        )
-    p_value = poisson_growth_p_value(d_base, tasks_base, d_cand, tasks_cand) if rate_c > rate_b else 1.0
-    per_call = (
-        bool(row.get("denied_rate_changed")) and call_b is not None and call_c is not None and call_c > call_b
-    )
-    grew = []
-    if p_value < DENIED_ALPHA:
-        grew.append(f"per task p = {p_value:.2g}")
-    if per_call:
-        grew.append("per tool call")
-    if grew:
-        noise = f"growth outside the noise: {', '.join(grew)}"
-    else:
-        noise = "within the noise" if rate_c > rate_b or (call_c or 0) > (call_b or 0) else "no growth"
-    return Check("denied", not grew, f"{numbers}, {noise}), {limit}")

@@ -22,12 +22,47 @@ SAME: dict[str, float] = {
     "p95_ms": 4100.0,
     "cost_per_task": 0.0123,
 }
+RATE_METRICS = {
+    "success_rate",
+    "error_rate",
+    "positive_feedback_rate",
+    "negative_feedback_rate",
+    "denied_rate",
+}
+
+
+def metric_fields(
+    metric: str, base: float | None, cand: float | None, at95: bool, at999: bool
+) -> dict[str, Any]:
+    """A metric's comparison columns as the API gives them, with 95% intervals that put the
+    change outside the noise exactly when ``at95`` and the 99.9% flag ``at999``."""
+    out: dict[str, Any] = {
+        f"{metric}_base": base,
+        f"{metric}_cand": cand,
+        f"{metric}_diff": None if base is None or cand is None else cand - base,
+        f"{metric}_changed": at999,
+    }
+    if base is None or cand is None:
+        return out
+    d = cand - base
+    if metric in RATE_METRICS:  # the 95% Newcombe interval of the difference
+        half = abs(d) / 2 if at95 else abs(d) + 0.01
+        out |= {f"{metric}_diff_lo": d - half, f"{metric}_diff_hi": d + half}
+    elif metric == "cost_per_task":  # standard errors for Welch's z
+        se = abs(d) / 3.92 if at95 else abs(d) or 0.001
+        out |= {f"{metric}_se_base": se, f"{metric}_se_cand": se}
+    else:  # a quantile's 95% intervals
+        half = abs(d) / 4 if at95 else abs(d) + 1
+        for side, v in (("base", base), ("cand", cand)):
+            out |= {f"{metric}_lo_{side}": v - half, f"{metric}_hi_{side}": v + half}
+    return out
 
 
 def row(
     tasks: tuple[int, int] = (500, 500), denied: tuple[int, int] = (10, 10), **changes: Any
 ) -> dict[str, Any]:
-    """A comparison row where nothing changed, except ``metric=(base, cand, changed)``."""
+    """A comparison row where nothing changed, except ``metric=(base, cand, changed)`` (outside
+    the noise at both levels or neither) or ``(base, cand, at95, at999)``."""
     out: dict[str, Any] = {
         "tasks_base": tasks[0],
         "tasks_cand": tasks[1],
@@ -37,14 +72,10 @@ def row(
         "denied_per_task_cand": denied[1] / tasks[1] if tasks[1] else None,
         "judgeable": True,
     }
-    for metric, value in SAME.items():
-        base, cand, changed = changes.get(metric, (value, value, False))
-        out |= {
-            f"{metric}_base": base,
-            f"{metric}_cand": cand,
-            f"{metric}_diff": None if base is None or cand is None else cand - base,
-            f"{metric}_changed": changed,
-        }
+    for metric, value in {**SAME, **changes}.items():
+        base, cand, *flags = changes.get(metric, (value, value, False))
+        at95, at999 = (flags[0], flags[0]) if len(flags) == 1 else flags
+        out |= metric_fields(metric, base, cand, at95, at999)
     return out
 
 
@@ -86,7 +117,7 @@ def test_p95_regression_in_one_tenant_blocks_with_the_numbers() -> None:
     assert result.overall.verdict == "ship"
     assert [c.verdict for c in result.cohorts] == ["ship", "block"]
     assert result.reasons == [
-        "tenant=globex: p95 latency 4.1 s -> 6.2 s (+51%, outside the noise), limit +10%"
+        "tenant=globex: p95 latency 4.1 s -> 6.2 s (+51%, outside the noise at 99.9%), limit +10%"
     ]
 
 
@@ -96,27 +127,27 @@ def test_p95_regression_in_one_tenant_blocks_with_the_numbers() -> None:
         (
             {"success_rate": (0.97, 0.93, True)},
             "success_rate",
-            "success rate 97.0% -> 93.0% (-4.0 pp, outside the noise), limit -2.0 pp",
+            "success rate 97.0% -> 93.0% (-4.0 pp, outside the noise at 95%), limit -2.0 pp",
         ),
         (
             {"positive_feedback_rate": (0.94, 0.82, True)},
             "positive_feedback_rate",
-            "positive-feedback rate 94.0% -> 82.0% (-12.0 pp, outside the noise), limit -2.0 pp",
+            "positive-feedback rate 94.0% -> 82.0% (-12.0 pp, outside the noise at 95%), limit -2.0 pp",
         ),
         (
             {"negative_feedback_rate": (0.06, 0.18, True)},
             "negative_feedback_rate",
-            "negative-feedback rate 6.0% -> 18.0% (+12.0 pp, outside the noise), limit +2.0 pp",
+            "negative-feedback rate 6.0% -> 18.0% (+12.0 pp, outside the noise at 95%), limit +2.0 pp",
         ),
         (
             {"cost_per_task": (0.0100, 0.0122, True)},
             "cost_per_task",
-            "cost per task $0.0100 -> $0.0122 (+22%, outside the noise), limit +10%",
+            "cost per task $0.0100 -> $0.0122 (+22%, outside the noise at 95%), limit +10%",
         ),
         (
             {"error_rate": (0.010, 0.015, True)},
             "error_rate",
-            "error rate 1.0% -> 1.5% (+0.5 pp, outside the noise), limit: no increase outside the noise",
+            "error rate 1.0% -> 1.5% (+0.5 pp, outside the noise at 95%), limit: zero tolerance",
         ),
     ],
 )
@@ -161,7 +192,7 @@ def test_a_metric_missing_on_a_side_is_not_evaluated() -> None:
 def test_zero_cost_baseline_priced_candidate_blocks_when_outside_the_noise() -> None:
     result = evaluate(comparison(row(cost_per_task=(0.0, 0.01, True))))
     assert result.verdict == "block"
-    assert "cost per task $0 -> $0.0100 (from zero, outside the noise)" in result.reasons[0]
+    assert "cost per task $0 -> $0.0100 (from zero, outside the noise at 95%)" in result.reasons[0]
 
 
 def test_quality_limit_is_configurable() -> None:
@@ -184,13 +215,10 @@ def test_significant_growth_of_denials_per_task_blocks_chance_growth_does_not() 
     grown = evaluate(comparison(row(denied=(10, 40))))  # p ~ 1e-5
     assert grown.verdict == "block"
     assert (
-        "10 -> 40 (0.020 -> 0.080 per task, growth outside the noise: per task p = 1.2e-05), limit"
-        in (grown.reasons[0])
+        "10 -> 40 (0.020 -> 0.080 per task, growth outside the noise at 95%: per task p = 1.2e-05), limit"
+        in grown.reasons[0]
     )
-    # p ~ 0.001: significant at 95%, not at the 99.9% the gate uses for every rule.
-    assert poisson_growth_p_value(10, 500, 30, 500) == pytest.approx(0.0011, abs=1e-4)
-    assert evaluate(comparison(row(denied=(10, 30)))).verdict == "ship"
-    assert evaluate(comparison(row(denied=(10, 14)))).verdict == "ship"
+    assert evaluate(comparison(row(denied=(10, 14)))).verdict == "ship"  # p ~ 0.27
     assert evaluate(comparison(row(denied=(30, 10)))).verdict == "ship"  # fewer
     # Per task: 20 denials over 1000 candidate requests is the same rate as 10 over 500.
     assert evaluate(comparison(row(tasks=(500, 1000), denied=(10, 20)))).verdict == "ship"
@@ -198,28 +226,67 @@ def test_significant_growth_of_denials_per_task_blocks_chance_growth_does_not() 
     assert evaluate(comparison(row(denied=(0, 0)))).verdict == "ship"
 
 
+def test_denials_per_task_overall_at_95_cohorts_at_999() -> None:
+    # p ~ 0.001: outside the noise at 95% (one-sided 0.025), not at 99.9% (0.0005).
+    assert poisson_growth_p_value(10, 500, 30, 500) == pytest.approx(0.0011, abs=1e-4)
+    assert evaluate(comparison(row(denied=(10, 30)))).verdict == "block"
+    result = evaluate(comparison(row(), ("acme", row(denied=(10, 30)))))
+    assert result.verdict == "ship"
+    (check,) = [c for c in result.cohorts[0].checks if c.rule == "denied"]
+    assert check.passed and "within the noise at 99.9%" in check.message
+
+
 def test_growth_of_denials_per_tool_call_blocks() -> None:
-    r = row(denied=(20, 20)) | {
-        "denied_rate_base": 0.05,
-        "denied_rate_cand": 0.12,
-        "denied_rate_changed": True,
-    }
+    r = row(denied=(20, 20)) | metric_fields("denied_rate", 0.05, 0.12, True, True)
     result = evaluate(comparison(r))
     assert result.verdict == "block"
     assert result.reasons[0].startswith(
         "overall: denied authorizations 20 -> 20 (0.040 -> 0.040 per task, 5.0% -> 12.0% of tool calls, "
-        "growth outside the noise: per tool call), limit"
+        "growth outside the noise at 95%: per tool call), limit"
     )
-    within = r | {"denied_rate_changed": False}
+    within = row(denied=(20, 20)) | metric_fields("denied_rate", 0.05, 0.12, False, False)
     assert evaluate(comparison(within)).verdict == "ship"
-    fewer = r | {"denied_rate_base": 0.12, "denied_rate_cand": 0.05}
+    fewer = row(denied=(20, 20)) | metric_fields("denied_rate", 0.12, 0.05, True, True)
     assert evaluate(comparison(fewer)).verdict == "ship"
 
 
-def test_denied_level_is_the_comparisons_flag_level() -> None:
-    from spyglass.analytics.cohorts import Z_FLAG
+def test_confidence_levels_match_the_comparison() -> None:
+    from spyglass.analytics.cohorts import Z95, Z_FLAG
 
-    assert pytest.approx(0.5 * math.erfc(Z_FLAG / math.sqrt(2)), rel=1e-3) == gate.DENIED_ALPHA
+    assert gate.LEVELS == {0.95: Z95, 0.999: Z_FLAG}
+
+
+def test_overall_judged_at_95_cohorts_at_999() -> None:
+    # The planted prompt problem at 600 demo requests: outside the noise at 95%, not at 99.9%.
+    v4 = {"positive_feedback_rate": (0.94, 0.82, True, False)}
+    assert evaluate(comparison(row(**v4))).verdict == "block"
+    result = evaluate(comparison(row(), ("acme", row(**v4))))
+    assert result.verdict == "ship"
+    (check,) = [c for c in result.cohorts[0].checks if c.rule == "positive_feedback_rate"]
+    assert check.message == (
+        "positive-feedback rate 94.0% -> 82.0% (-12.0 pp, within the noise at 99.9%), limit -2.0 pp"
+    )
+    # Both configurable.
+    strict = GateConfig(overall_confidence=0.999, cohort_confidence=0.95)
+    assert evaluate(comparison(row(**v4)), strict).verdict == "ship"
+    assert evaluate(comparison(row(), ("acme", row(**v4))), strict).verdict == "block"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"p95_ms": (4100.0, 6200.0, True, False)},
+        {"cost_per_task": (0.010, 0.020, True, False)},
+        {"error_rate": (0.01, 0.03, True, False)},
+    ],
+)
+def test_each_kind_of_interval_at_95(changes: dict[str, Any]) -> None:
+    """Quantiles (non-overlapping intervals), means (Welch) and rates (Newcombe) at 95%."""
+    assert evaluate(comparison(row(**changes))).verdict == "block"
+    assert evaluate(comparison(row(), ("acme", row(**changes)))).verdict == "ship"
+    (metric,) = changes
+    base, cand, _, _ = changes[metric]
+    assert evaluate(comparison(row(**{metric: (base, cand, False, False)}))).verdict == "ship"
 
 
 def test_poisson_growth_p_value_is_the_exact_binomial_tail() -> None:
@@ -283,7 +350,12 @@ def test_multi_dimension_labels_and_missing_values() -> None:
 def test_defaults() -> None:
     config = GateConfig.load(None)
     assert config == GateConfig(
-        min_tasks=100, max_quality_drop_pp=2.0, max_p95_increase_pct=10.0, max_cost_increase_pct=10.0
+        min_tasks=100,
+        max_quality_drop_pp=2.0,
+        max_p95_increase_pct=10.0,
+        max_cost_increase_pct=10.0,
+        overall_confidence=0.95,
+        cohort_confidence=0.999,
     )
 
 
@@ -292,8 +364,12 @@ def test_load_top_level_and_gate_table(tmp_path: Path) -> None:
     flat.write_text("min_tasks = 200\nmax_p95_increase_pct = 15\n")
     assert GateConfig.load(flat) == GateConfig(min_tasks=200, max_p95_increase_pct=15.0)
     table = tmp_path / "table.toml"
-    table.write_text("[gate]\nmax_cost_increase_pct = 5.5\nmax_quality_drop_pp = 1\n")
-    assert GateConfig.load(str(table)) == GateConfig(max_cost_increase_pct=5.5, max_quality_drop_pp=1.0)
+    table.write_text(
+        "[gate]\nmax_cost_increase_pct = 5.5\nmax_quality_drop_pp = 1\noverall_confidence = 0.999\n"
+    )
+    assert GateConfig.load(str(table)) == GateConfig(
+        max_cost_increase_pct=5.5, max_quality_drop_pp=1.0, overall_confidence=0.999
+    )
 
 
 @pytest.mark.parametrize(
@@ -310,6 +386,7 @@ def test_load_top_level_and_gate_table(tmp_path: Path) -> None:
         ("gate = 3\n", "'gate' must be a table ([gate])"),
         ("min_tasks = 5\n[gate]\nmax_p95_increase_pct = 1\n", "key 'min_tasks' is outside the [gate] table"),
         ("[gate]\nmin_tasks = 'many'\n", "key 'min_tasks' must be a whole number, got 'many'"),
+        ("cohort_confidence = 0.99\n", "key 'cohort_confidence' must be 0.95 or 0.999"),
     ],
 )
 def test_bad_configuration_names_the_key(tmp_path: Path, text: str, message: str) -> None:
