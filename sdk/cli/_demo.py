@@ -149,6 +149,7 @@ def run(
     progress: bool = True,
     now: float | None = None,
     ui_url: str | None = None,
+    project: str | None = None,
 ) -> DemoResult:
     """Wait for the collector at ``endpoint``, send the workload (spans, then feedback), flush,
     and print a summary naming traces worth opening (as links into the UI at ``ui_url`` when
@@ -165,12 +166,14 @@ def run(
         return DemoResult([], 0, 0, None, None, None, time.monotonic() - started, [problem])
     plan = make_scenario(traces, days, seed, now)
     ids = SeededIdGenerator(plan)
-    provider = TracerProvider(resource=resource(seed), id_generator=ids)
+    provider = TracerProvider(resource=resource(seed, project), id_generator=ids)
     counter = _SpanCounter()
     provider.add_span_processor(counter)
     trace.set_tracer_provider(provider)
     # spyglass.init joins the provider installed above (its IDs and resource stay ours).
-    joined = spyglass.init(endpoint=endpoint, max_queue_size=QUEUE_SIZE, schedule_delay_millis=200)
+    joined = spyglass.init(
+        endpoint=endpoint, max_queue_size=QUEUE_SIZE, schedule_delay_millis=200, project=project
+    )
     if joined is not provider:
         raise RuntimeError(
             "another TracerProvider or spyglass.init() came first in this process: run the demo in its own"
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--json", action="store_true", help="print the result as JSON (last line)")
     parser.add_argument("--ui-url", default=None, help="print example traces as links into this UI")
+    parser.add_argument("--project", default=None, help="the project to send to (default: default)")
     args = parser.parse_args(argv)
     result = run(
         args.endpoint,
@@ -266,6 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         progress=not args.no_progress,
         now=args.now,
         ui_url=args.ui_url,
+        project=args.project,
     )
     if args.json:
         print(json.dumps(dataclasses.asdict(result)), flush=True)

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 
+from spyglass import attributes as A
 from spyglass.testing import virtual_clock
 
 from .._processors import CohortProcessor
@@ -79,15 +80,16 @@ def make_scenario(traces: int, days: float, seed: int, now: float | None) -> Sce
     return Scenario(traces=traces, days=days, seed=seed, now_ns=end_ns)
 
 
-def resource(seed: int) -> Resource:
+def resource(seed: int, project: str | None = None) -> Resource:
     # A fixed instance ID: OpenTelemetry would draw a random one, and runs must be identical.
-    return Resource.create(
-        {
-            "service.name": SERVICE,
-            "service.instance.id": f"demo-{seed}",
-            "deployment.environment.name": "demo",
-        }
-    )
+    attributes = {
+        "service.name": SERVICE,
+        "service.instance.id": f"demo-{seed}",
+        "deployment.environment.name": "demo",
+    }
+    if project:
+        attributes[A.PROJECT] = project
+    return Resource.create(attributes)
 
 
 def simulate(
