@@ -91,6 +91,11 @@ class Client:
         """``GET /api/feedback``: the negative feedback and escalations inbox."""
         return self.get("/api/feedback", filters)
 
+    def analytics(self, report: str, **params: Any) -> dict[str, Any]:
+        """``GET /api/analytics/{report}`` (``cohorts``, ``stages``, ``week-over-week``,
+        ``compare``, ``examples``); a list ``by`` is sent comma-separated."""
+        return self.get(f"/api/analytics/{urllib.parse.quote(report, safe='-')}", params)
+
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """One GET returning the decoded JSON object, or a ``CollectorError``."""
         query = urllib.parse.urlencode(
@@ -124,4 +129,6 @@ class Client:
 def _param(value: Any) -> str:
     if isinstance(value, bool):  # the API parses lowercase booleans
         return "true" if value else "false"
+    if isinstance(value, list | tuple):  # by=tenant,release
+        return ",".join(str(v) for v in value)
     return str(value)

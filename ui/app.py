@@ -1,7 +1,9 @@
 """The Streamlit entry point: ``streamlit run ui/app.py`` (or ``spyglass.ui.launch``).
 
-Three pages over the collector's HTTP API (``SPYGLASS_ENDPOINT``). The trace page is the
-default page, served at the app's root, so a link ``/?trace_id=...`` opens a trace directly.
+Pages over the collector's HTTP API (``SPYGLASS_ENDPOINT``): the trace page, the traces list
+and the feedback inbox, then the weekly cohort review (cohorts, latency, releases, cost). The
+trace page is the default page, served at the app's root, so a link ``/?trace_id=...`` opens a
+trace directly.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ def main() -> None:
         ),
         st.Page(HERE / "_traces_page.py", title="Traces", icon=":material/list:", url_path="traces"),
         st.Page(HERE / "_inbox_page.py", title="Feedback inbox", icon=":material/inbox:", url_path="inbox"),
+        st.Page(HERE / "_cohorts_page.py", title="Cohorts", icon=":material/groups:", url_path="cohorts"),
+        st.Page(HERE / "_latency_page.py", title="Latency", icon=":material/timer:", url_path="latency"),
+        st.Page(
+            HERE / "_releases_page.py",
+            title="Releases",
+            icon=":material/compare_arrows:",
+            url_path="releases",
+        ),
+        st.Page(HERE / "_cost_page.py", title="Cost", icon=":material/payments:", url_path="cost"),
     ]
     page = st.navigation(pages)
     if PROJECT_KEY not in st.session_state:
