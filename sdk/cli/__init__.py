@@ -1,5 +1,6 @@
 """The ``spyglass`` command: ``up`` starts the collector and the UI, ``demo`` sends a demo
-workload, ``trace ID`` prints a trace."""
+workload, ``trace ID`` prints a trace, ``gate`` judges a candidate release against a baseline,
+``report`` writes the weekly evidence pack."""
 
 from __future__ import annotations
 
@@ -95,6 +96,30 @@ def _cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_gate(args: argparse.Namespace) -> int:
+    try:
+        from ._review import run_gate
+    except ImportError as exc:
+        print(
+            f"spyglass gate needs the server extra ({exc.name} is missing): pip install 'spyglass[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    return run_gate(args, _endpoint(args.endpoint))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    try:
+        from ._review import run_report
+    except ImportError as exc:
+        print(
+            f"spyglass report needs the server extra ({exc.name} is missing): pip install 'spyglass[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    return run_report(args, _endpoint(args.endpoint))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="LLM tracing and reliability.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +155,65 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--project", default="default")
     tr.add_argument("--json", action="store_true", help="print the API's JSON instead of a tree")
     tr.set_defaults(func=_cmd_trace)
+
+    endpoint_help = f"collector URL (default $SPYGLASS_ENDPOINT, else {DEFAULT_ENDPOINT})"
+    by_help = (
+        "what differs between baseline and candidate: release (default), prompt_version (or prompt), model"
+    )
+    gate = sub.add_parser(
+        "gate",
+        help="judge a candidate against a baseline: exit 0 ship, 1 block, 3 not enough data, 2 error",
+        description="Compare a candidate release, prompt version or model route with its baseline "
+        "through the collector's API and decide: ship (exit 0), block (1) or not enough data (3); "
+        "2 when the collector cannot be asked. Rules and thresholds: --config (TOML).",
+    )
+    gate.add_argument("--baseline", required=True, help="the baseline's value, e.g. 2026.11.1 or answer@v3")
+    gate.add_argument("--candidate", required=True, help="the candidate's value, e.g. 2026.11.2 or answer@v4")
+    gate.add_argument("--by", default="release", help=by_help)
+    gate.add_argument(
+        "--cohorts",
+        default="tenant",
+        help="judge each cohort of these dimensions too (default tenant; '' for none)",
+    )
+    gate.add_argument(
+        "--config", default=None, help="TOML file of thresholds (min_tasks, max_p95_increase_pct...)"
+    )
+    gate.add_argument(
+        "--since", default=None, help="window start: a date (UTC) or ISO 8601 time (default 7 days ago)"
+    )
+    gate.add_argument(
+        "--until", default=None, help="window end: a date (inclusive) or ISO 8601 time (default now)"
+    )
+    gate.add_argument("--project", default="default")
+    gate.add_argument("--endpoint", default=None, help=endpoint_help)
+    gate.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    gate.set_defaults(func=_cmd_gate)
+
+    report = sub.add_parser(
+        "report",
+        help="write the weekly evidence pack (report.html and report.md)",
+        description="Fetch the cohort review of a window through the collector's API and write "
+        "report.html (self-contained, SVG charts) and report.md: cohort scorecards, week over week, "
+        "stage latency and tail attribution, cost, example traces, and the gate when a candidate is named.",
+    )
+    report.add_argument(
+        "--from",
+        dest="from_",
+        default=None,
+        help="first day (UTC date or ISO time; default --to minus 6 days)",
+    )
+    report.add_argument(
+        "--to", default=None, help="last day, inclusive (UTC date or ISO time; default today)"
+    )
+    report.add_argument("--candidate", default=None, help="include the release gate for this candidate...")
+    report.add_argument("--baseline", default=None, help="...against this baseline")
+    report.add_argument("--by", default="release", help=by_help)
+    report.add_argument("--config", default=None, help="the gate's TOML thresholds")
+    report.add_argument("--out", default=None, help="output directory (default ./spyglass-report-<to-date>)")
+    report.add_argument("--ui-url", default="http://127.0.0.1:8501", help="the UI, for links to traces")
+    report.add_argument("--project", default="default")
+    report.add_argument("--endpoint", default=None, help=endpoint_help)
+    report.set_defaults(func=_cmd_report)
     return parser
 
 
