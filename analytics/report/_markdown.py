@@ -12,7 +12,7 @@ from ._collect import ReportData
 from ._format import Block, Bullets, Cell, Chart, Paragraph, Section, Table, report_title
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]<|~#])")
-_LEADING = re.compile(r"^(\s*)(?:([>+-])|(\d+)([.)]))")
+_LEADING = re.compile(r"^(\s*)(?:(>|[+-](?=\s|$))|(\d+)([.)])(?=\s|$))")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 

@@ -39,7 +39,7 @@ def nice_step(span: float, ticks: int = 4) -> float:
     """A round tick step (1, 2, 2.5 or 5 times a power of ten) giving about ``ticks`` ticks.
 
     >>> nice_step(4100), nice_step(0.18), nice_step(0)
-    (1000.0, 0.05, 1.0)
+    (2000.0, 0.05, 1.0)
     """
     if span <= 0 or not math.isfinite(span):
         return 1.0
