@@ -106,12 +106,16 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
             "since_ns": since_ns,
             "until_ns": until_ns,
             "z_flag": Z_FLAG,
-            **{f"f_{d}": filters.get(d, "") for d in sql.FILTERABLE},
+            **{f"f_{d}": v for d, v in filters.items() if v},
         }
+
+    def filtered(params: dict[str, Any]) -> list[str]:
+        return [d for d in sql.FILTERABLE if f"f_{d}" in params]
 
     def breakdown(params: dict[str, Any], dims: list[str], min_tasks: int) -> pl.DataFrame:
         combos = run(sql.PRICE_COMBOS, {k: params[k] for k in ("project", "since_ns", "until_ns")})
-        raw = run(sql.cohort_breakdown(dims), {**params, **price_params(combos, prices)})
+        query = sql.cohort_breakdown(dims, filtered(params))
+        raw = run(query, {**params, **price_params(combos, prices)})
         return scorecard(raw, min_tasks)
 
     def guarded(handler: Callable[[], Response]) -> Response:
@@ -175,7 +179,8 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         def handle() -> Response:
             dims = dimensions(by)
             since_ns, until_ns = window(since, until)
-            frame = run(sql.stage_latency(dims), base_params(project, since_ns, until_ns, filters))
+            params = base_params(project, since_ns, until_ns, filters)
+            frame = run(sql.stage_latency(dims, filtered(params)), params)
             frame = frame.with_columns(judgeable=pl.col("tasks") >= min_tasks)
             return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
 
@@ -286,7 +291,8 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
         def handle() -> Response:
             since_ns, until_ns = window(since, until)
-            frame = run(sql.EXAMPLES, base_params(project, since_ns, until_ns, filters))
+            params = base_params(project, since_ns, until_ns, filters)
+            frame = run(sql.examples(filtered(params)), params)
             found: dict[str, Any] = {"good": None, "bad": None, "escalated": None}
             for row in frame.to_dicts():
                 found[row["category"]] = {

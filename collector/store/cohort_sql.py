@@ -15,26 +15,52 @@ its own cost (cost per task gets an interval like any mean).
 
 from __future__ import annotations
 
-DIMENSIONS: dict[str, str] = {
-    "tenant": "anyIf(tenant, tenant != '')",
-    "workflow": "anyIf(workflow, workflow != '')",
-    "intent": "anyIf(intent, intent != '')",
-    "release": "anyIf(release, release != '')",
+from collections.abc import Sequence
+
+# Cohort dimension -> (the aggregate over a request's spans, how to format it as text). Pairs
+# are aggregated as tuples and joined once per request, not concatenated on every span row.
+_DIMENSIONS: dict[str, tuple[str, str]] = {
+    "tenant": ("anyIf(tenant, tenant != '')", "{}"),
+    "workflow": ("anyIf(workflow, workflow != '')", "{}"),
+    "intent": ("anyIf(intent, intent != '')", "{}"),
+    "release": ("anyIf(release, release != '')", "{}"),
     "prompt": (
-        "argMinIf(concat(prompt_name, '@', prompt_version), start_time, "
-        "kind = 'llm' AND prompt_version != '')"
+        "argMinIf((prompt_name, prompt_version), start_time, kind = 'llm' AND prompt_version != '')",
+        "if({0}.2 = '', '', concat({0}.1, '@', {0}.2))",
     ),
     "model": (
-        "argMinIf(concat(if(provider != '', concat(provider, '/'), ''), "
-        "if(fallback_from != '', fallback_from, request_model)), start_time, "
-        "kind = 'llm' AND request_model != '')"
+        "argMinIf((provider, if(fallback_from != '', fallback_from, request_model)), start_time, "
+        "kind = 'llm' AND request_model != '')",
+        "if({0}.2 = '', '', concat(if({0}.1 != '', concat({0}.1, '/'), ''), {0}.2))",
     ),
     "corpus": (
-        "argMinIf(concat(corpus, '@', corpus_version), start_time, kind = 'retrieval' AND corpus != '')"
+        "argMinIf((corpus, corpus_version), start_time, kind = 'retrieval' AND corpus != '')",
+        "if({0}.1 = '', '', concat({0}.1, '@', {0}.2))",
     ),
-    "day": "toString(toDate(min(start_time)))",
+    "day": ("toDate(min(start_time))", "toString({})"),
 }
-"""Cohort dimension -> the aggregate that gives a request's value (identifiers, not values)."""
+DIMENSIONS = tuple(_DIMENSIONS)
+"""The cohort dimensions a review can group by."""
+FILTERABLE = tuple(d for d in DIMENSIONS if d != "day")
+"""The dimensions a review can filter on (an exact value each)."""
+# Re-delivered spans share their start time, hence their daily partition: FINAL need not merge
+# across partitions (several times faster over a month of data).
+_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
+
+
+def _dimension_columns(dims: list[str]) -> str:
+    """``d_<dim>`` for each of ``dims``, computed per request (only those asked for)."""
+    cols = []
+    for d in dims:
+        agg, fmt = _DIMENSIONS[d]
+        cols.append(f"{agg} AS r_{d}, {fmt.format(f'r_{d}')} AS d_{d}")
+    return "".join(f"{c},\n        " for c in cols)
+
+
+def _filters(filtered: list[str]) -> str:
+    """Conditions for the filtered dimensions; the values are parameters ``f_<dim>``."""
+    return " AND ".join([f"d_{d} = {{f_{d}:String}}" for d in filtered] or ["1"])
+
 
 _WINDOW = (
     "start_time BETWEEN fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC') "
@@ -57,8 +83,8 @@ _SPAN_COST = """
 # Every span of the window with its price lookups, a column for each dimension source.
 _PRICED_SPANS = f"""
     SELECT *,
-        indexOf({{price_combos:Array(String)}},
-                concat(request_model, '\\x1f', response_model, '\\x1f', provider)) AS c_idx,
+        if(kind IN ('llm', 'embedding'), indexOf({{price_combos:Array(String)}},
+                concat(request_model, '\\x1f', response_model, '\\x1f', provider)), 0) AS c_idx,
         if(c_idx = 0, 0, arrayLastIndex(e -> e <= toUnixTimestamp64Nano(start_time),
                                          {{price_effective:Array(Array(Int64))}}[c_idx])) AS p_idx,
         least(toFloat64(ifNull(cached_input_tokens, 0)), toFloat64(ifNull(input_tokens, 0))) AS cached,
@@ -69,12 +95,11 @@ _PRICED_SPANS = f"""
 
 
 def _tasks(dims: list[str]) -> str:
-    """One row per request: its cohort values and outcomes."""
-    dim_cols = ",\n        ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in DIMENSIONS)
+    """One row per request: its cohort values (``dims``) and outcomes."""
     return f"""
     SELECT
         trace_id,
-        {dim_cols},
+        {_dimension_columns(dims)}
         (max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns))
             - min(toUnixTimestamp64Nano(start_time))) / 1e6 AS duration_ms,
         argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed,
@@ -113,11 +138,6 @@ _FEEDBACK = """
     GROUP BY trace_id
 """
 
-FILTERABLE = tuple(d for d in DIMENSIONS if d != "day")
-
-# Filters on cohort values: an empty parameter means "any".
-_FILTERS = " AND ".join(f"({{f_{d}:String}} = '' OR d_{d} = {{f_{d}:String}})" for d in FILTERABLE)
-
 
 def _ranked(level: float, z: str, suffix: str, column: str = "ds", n: str = "tasks") -> str:
     """The order statistics bounding a distribution-free interval for the ``level`` quantile:
@@ -138,10 +158,12 @@ def _intervals() -> str:
     )
 
 
-def _check(dims: list[str]) -> None:
-    unknown = [d for d in dims if d not in DIMENSIONS]
+def _check(dims: Sequence[str], filtered: Sequence[str]) -> list[str]:
+    """The dimensions a query computes: ``dims`` then the filtered ones; unknown names raise."""
+    unknown = [d for d in dims if d not in DIMENSIONS] + [d for d in filtered if d not in FILTERABLE]
     if unknown:
         raise ValueError(f"unknown cohort dimension {unknown[0]!r}; known: {', '.join(DIMENSIONS)}")
+    return list(dict.fromkeys([*dims, *filtered]))
 
 
 def _keys(dims: list[str]) -> tuple[str, str, str]:
@@ -152,10 +174,11 @@ def _keys(dims: list[str]) -> tuple[str, str, str]:
     return select_keys, group, order
 
 
-def cohort_breakdown(dims: list[str]) -> str:
+def cohort_breakdown(dims: list[str], filtered: Sequence[str] = ()) -> str:
     """The cohort scorecard's counts and quantiles, one row per combination of ``dims``
-    (each a key of ``DIMENSIONS``; none = one row for everything)."""
-    _check(dims)
+    (each one of ``DIMENSIONS``; none = one row for everything), over the requests whose
+    ``filtered`` dimensions equal the parameters ``f_<dim>``."""
+    needed = _check(dims, list(filtered))
     select_keys, group, order = _keys(dims)
     return f"""
 SELECT * EXCEPT (ds, q) FROM (
@@ -181,12 +204,13 @@ SELECT {select_keys}
     sum(t_tokens) AS tokens, sum(toFloat64(t_tokens) * t_tokens) AS tokens_sq,
     sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,
     sum(t_unpriced_calls) AS unpriced_calls
-FROM ({_tasks(dims)}) AS t
+FROM ({_tasks(needed)}) AS t
 LEFT JOIN ({_FEEDBACK}) AS f ON t.trace_id = f.trace_id
-WHERE {_FILTERS}
+WHERE {_filters(list(filtered))}
 {group}
 )
 {order}
+{_SETTINGS}
 """
 
 
@@ -211,14 +235,12 @@ def _union_ms(condition: str) -> str:
     )
 
 
-def _stage_tasks() -> str:
-    dim_cols = ",\n        ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in DIMENSIONS)
+def _stage_tasks(dims: list[str]) -> str:
     stage_cols = ",\n        ".join(f"{_union_ms(cond)} AS st_{name}" for name, cond in STAGES.items())
     return f"""
     SELECT
         trace_id,
-        {dim_cols},
-        (max(e_ns) - min(s_ns)) / 1e6 AS duration_ms,
+        {_dimension_columns(dims)}(max(e_ns) - min(s_ns)) / 1e6 AS duration_ms,
         {stage_cols},
         greatest(0, duration_ms - {_union_ms(_ANY_STAGE)}) AS st_app
     FROM (
@@ -230,10 +252,10 @@ def _stage_tasks() -> str:
     """
 
 
-def stage_latency(dims: list[str]) -> str:
+def stage_latency(dims: list[str], filtered: Sequence[str] = ()) -> str:
     """Time per request in each stage (p50/p95/p99) and each stage's share of the slowest 5%
-    of requests, one row per combination of ``dims``."""
-    _check(dims)
+    of requests, one row per combination of ``dims`` (filters as ``cohort_breakdown``)."""
+    needed = _check(dims, list(filtered))
     select_keys, group, order = _keys(dims)
     partition = f"PARTITION BY {', '.join(f'd_{d}' for d in dims)}" if dims else ""
     stages = [*STAGES, "app"]
@@ -256,16 +278,20 @@ SELECT {select_keys}
     {shares}
 FROM (
     SELECT *, duration_ms >= quantileExactInclusive(0.95)(duration_ms) OVER ({partition}) AS in_tail
-    FROM ({_stage_tasks()}) AS t
-    WHERE {_FILTERS}
+    FROM ({_stage_tasks(needed)}) AS t
+    WHERE {_filters(list(filtered))}
 )
 {group}
 )
 {order}
+{_SETTINGS}
 """
 
 
-EXAMPLES = f"""
+def examples(filtered: Sequence[str] = ()) -> str:
+    """The newest good path, bad path and escalation of a window (for the evidence pack)."""
+    needed = _check([], list(filtered))
+    return f"""
 SELECT lower(hex(trace_id)) AS trace_id, start_ns, t_name AS name, category, reason
 FROM (
     SELECT t.trace_id AS trace_id, t.t_start AS start_ns, t.t_name AS t_name,
@@ -275,8 +301,7 @@ FROM (
                 'thumbs up, no error') AS reason
     FROM (
         SELECT trace_id,
-            {", ".join(f"{DIMENSIONS[d]} AS d_{d}" for d in FILTERABLE)},
-            min(toUnixTimestamp64Nano(start_time)) AS t_start,
+            {_dimension_columns(needed)}min(toUnixTimestamp64Nano(start_time)) AS t_start,
             argMin(name, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_name,
             argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed
         FROM spans FINAL
@@ -293,10 +318,10 @@ FROM (
         WHERE project = {{project:String}}
         GROUP BY trace_id
     ) AS f ON t.trace_id = f.trace_id
-    WHERE {_FILTERS}
+    WHERE {_filters(list(filtered))}
 )
 WHERE category != ''
 ORDER BY category, start_ns DESC
 LIMIT 1 BY category
+{_SETTINGS}
 """
-"""The newest good path, bad path and escalation of a window (for the evidence pack)."""

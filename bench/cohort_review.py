@@ -1,0 +1,95 @@
+"""The weekly review's queries over a large embedded store (default 10,000,000 spans over 30
+days, ~1M requests), through the collector's own code path (``collector.analytics_api``).
+
+Cases: the cohort breakdown by tenant over the whole 30 days; by tenant and release; the
+stage-latency breakdown by tenant; week over week by tenant (two breakdowns). Baseline in the
+same run: ``SELECT count() FROM spans FINAL`` over the same window, the cost of merely reading
+the rows, so each ratio says what the review adds. Median and max of --runs runs.
+
+The store is the one ``bench/trace_lookup.py`` builds and caches in bench/.data/lookup-N
+(built here if missing: about 3 minutes for 10M spans on 2 cores, itself a bulk-load figure).
+
+Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from spyglass.collector import Settings, create_app  # noqa: E402
+from spyglass.collector.store import open_store  # noqa: E402
+
+DAY_NS = 86_400 * 10**9
+SCAN = (
+    "SELECT count() FROM spans FINAL WHERE project = {project:String} AND start_time "
+    "BETWEEN fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC') "
+    "AND fromUnixTimestamp64Nano({until_ns:Int64}, 'UTC')"
+)
+
+
+def iso(ns: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns / 1e9))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=10_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    args = ap.parse_args()
+    data = BENCH / ".data" / f"lookup-{args.spans}"
+    marker = data.with_suffix(".json")
+    if not marker.exists():
+        import trace_lookup
+
+        data.parent.mkdir(parents=True, exist_ok=True)
+        store = open_store(str(data))
+        ns = types.SimpleNamespace(spans=args.spans, days=30, batch=100_000, seed=7)
+        trace_lookup.load(store, ns, marker)
+        store.close()
+    info = json.loads(marker.read_text())
+    store = open_store(str(data))
+    since, until = info["start_ns"], info["end_ns"]
+    window = {"project": "bench", "since": iso(since - 60 * 10**9), "until": iso(until + 60 * 10**9)}
+    cases = {
+        "cohorts by tenant, 30 days": ("cohorts", {"by": "tenant"}),
+        "cohorts by tenant+release": ("cohorts", {"by": "tenant,release"}),
+        "stage latency by tenant": ("stages", {"by": "tenant"}),
+        "week over week by tenant": ("week-over-week", {"by": "tenant", "until": window["until"], "days": 7}),
+    }
+    scan_params = {"project": "bench", "since_ns": since - 60 * 10**9, "until_ns": until + 60 * 10**9}
+    with TestClient(create_app(store, Settings())) as client:
+        for path, params in cases.values():  # warm up (and check it answers)
+            resp = client.get(f"/api/analytics/{path}", params={**window, **params})
+            assert resp.status_code == 200, resp.text[:500]
+        times: dict[str, list[float]] = {name: [] for name in cases}
+        scans: list[float] = []
+        for _ in range(args.runs):
+            t0 = time.perf_counter()
+            store.query(SCAN, scan_params)
+            scans.append(time.perf_counter() - t0)
+            for name, (path, params) in cases.items():
+                t0 = time.perf_counter()
+                client.get(f"/api/analytics/{path}", params={**window, **params})
+                times[name].append(time.perf_counter() - t0)
+    scan = statistics.median(scans)
+    print(f"cohort review over {info['spans']:,} spans / {info['days']} days (store built {info['built']})")
+    print(f"baseline: SELECT count() FROM spans FINAL over the window: {scan:.2f} s")
+    print(f"{'case':30} {'median s':>9} {'max s':>7} {'x scan':>7}")
+    for name, ts in times.items():
+        print(f"{name:30} {statistics.median(ts):>9.2f} {max(ts):>7.2f} {statistics.median(ts) / scan:>7.1f}")
+    store.close()
+
+
+if __name__ == "__main__":
+    main()
