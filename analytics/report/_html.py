@@ -40,8 +40,12 @@ METHOD = (
 )
 
 
+def _cls(flag: str) -> str:
+    return f' class="{esc(flag)}"' if flag else ""
+
+
 def _cell(cell: Cell, tag: str = "td") -> str:
-    cls = f' class="{esc(cell.flag)}"' if cell.flag else ""
+    cls = _cls(cell.flag)
     text = esc(cell.text)
     if cell.href:
         text = f'<a href="{esc(cell.href)}">{text}</a>'
@@ -50,13 +54,9 @@ def _cell(cell: Cell, tag: str = "td") -> str:
 
 def _block(block: Block) -> str:
     if isinstance(block, Paragraph):
-        cls = f' class="{esc(block.flag)}"' if block.flag else ""
-        return f"<p{cls}>{esc(block.text)}</p>"
+        return f"<p{_cls(block.flag)}>{esc(block.text)}</p>"
     if isinstance(block, Bullets):
-        items = "".join(
-            f"<li{f' class={chr(34)}{esc(p.flag)}{chr(34)}' if p.flag else ''}>{esc(p.text)}</li>"
-            for p in block.items
-        )
+        items = "".join(f"<li{_cls(p.flag)}>{esc(p.text)}</li>" for p in block.items)
         return f"<ul>{items}</ul>"
     if isinstance(block, Chart):
         return f'<figure aria-label="{esc(block.title)}">{block.svg}</figure>'

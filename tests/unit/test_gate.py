@@ -401,3 +401,38 @@ def test_bad_configuration_names_the_key(tmp_path: Path, text: str, message: str
 def test_missing_configuration_file(tmp_path: Path) -> None:
     with pytest.raises(GateConfigError, match="gate configuration not found; check the --config path"):
         GateConfig.load(tmp_path / "nope.toml")
+
+
+# --- the command's text output ---------------------------------------------------------------
+
+
+def test_text_output_colors_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from spyglass.cli._review import _use_color, render_gate
+
+    result = evaluate(comparison(row(), ("globex", row(p95_ms=(4100.0, 6200.0, True)))))
+    plain = render_gate(result, {"since": "2026-11-09T00:00:00.000000000Z", "until": "2026-11-16T00:00:00Z"})
+    assert "\x1b[" not in plain
+    assert plain.splitlines()[:2] == [
+        "spyglass gate: release 2026.11.1 (baseline) -> 2026.11.2 (candidate), "
+        "2026-11-09T00:00:00Z to 2026-11-16T00:00:00Z",
+        "verdict: BLOCK (exit 1)",
+    ]
+    assert "tenant=globex  500/500             block    fails: p95 latency (below)" in plain
+    assert (
+        "  - tenant=globex: p95 latency 4.1 s -> 6.2 s (+51%, outside the noise at 99.9%), limit +10%"
+        in plain
+    )
+    colored = render_gate(result, {}, color=True)
+    assert "verdict: \x1b[1;31mBLOCK\x1b[0m (exit 1)" in colored
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert _use_color(Tty()) and not _use_color(io.StringIO())
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert not _use_color(Tty())
