@@ -30,8 +30,12 @@ non-overlapping distribution-free intervals, cost per task by Welch's z.
   ``<metric>_diff_lo/_hi``, the 95% intervals ``<metric>_lo/_hi``, Welch z > 1.96).
 - **Cohort** rows are judged at 99.9% (``cohort_confidence``, the comparison's
   ``<metric>_changed`` flags, z = 3.29): five tenants times seven rules are some thirty-five
-  tests, and at 95% each a release that changed nothing would often be blocked by one of them
-  by chance; at 99.9% that happens about once in sixty such releases.
+  one-sided tests, and at 95% each a release that changed nothing could be blocked by one of
+  them more often than not; at 99.9% that happens at most about once in sixty such releases.
+- The price of 95% overall: its seven rules leave a release that changed nothing a chance of
+  being blocked of at most about one in seven (less where the 2 pp / 10% limits, not the noise,
+  decide, i.e. with large samples). ``overall_confidence = 0.999`` trades that for sensitivity:
+  the demo's planted prompt problem (thumbs-down 6% -> 18%) at 600 requests is then missed.
 
 A cohort with fewer than ``min_tasks`` requests on either side is reported as not enough data
 and never blocks by itself. The verdict is ``not_enough_data`` (exit code 3) when the overall
