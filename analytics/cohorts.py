@@ -12,7 +12,8 @@ Statistics, named so a reviewer can check them:
 - **A change between two windows or two releases** is flagged only when it is outside the
   noise at **99.9% confidence** (z = 3.29): for rates, when the **Newcombe hybrid score
   interval** of the difference (built from the two Wilson intervals) excludes 0; for
-  quantiles, when the two distribution-free intervals do not overlap; for means, when
+  quantiles, when the **MOVER interval** of the difference (Zou & Donner 2008, the same
+  construction from the two distribution-free intervals) excludes 0; for means, when
   **Welch's z** exceeds 3.29. A review table holds about a hundred comparisons (cohorts x
   metrics); at 95% each, about five would be flagged by chance alone, at 99.9% about 0.1.
   The differences are still shown with their 95% intervals.
@@ -134,6 +135,15 @@ def _newcombe(base: str, cand: str, z: float) -> tuple[pl.Expr, pl.Expr]:
     return d - ((b - b_lo) ** 2 + (a_hi - a) ** 2).sqrt(), d + ((b_hi - b) ** 2 + (a - a_lo) ** 2).sqrt()
 
 
+def _mover(metric: str, lo: str, hi: str) -> tuple[pl.Expr, pl.Expr]:
+    """MOVER interval (Zou & Donner 2008) of cand - base from each side's own interval
+    (``<metric>_<lo>``/``_<hi>``): null when a bound the side needs is unknown."""
+    a, a_lo, a_hi = (pl.col(f"{metric}{s}_base") for s in ("", f"_{lo}", f"_{hi}"))
+    b, b_lo, b_hi = (pl.col(f"{metric}{s}_cand") for s in ("", f"_{lo}", f"_{hi}"))
+    d = b - a
+    return d - ((b - b_lo) ** 2 + (a_hi - a) ** 2).sqrt(), d + ((b_hi - b) ** 2 + (a - a_lo) ** 2).sqrt()
+
+
 def compare(
     baseline: pl.DataFrame,
     candidate: pl.DataFrame,
@@ -143,11 +153,11 @@ def compare(
 ) -> pl.DataFrame:
     """Two scorecards (same ``on`` cohort columns) side by side: every metric as
     ``<metric>_base`` and ``<metric>_cand`` with their 95% intervals, the difference
-    ``<metric>_diff`` (candidate - baseline; for rates with its 95% Newcombe interval
-    ``_diff_lo``/``_diff_hi``), and ``<metric>_changed`` when the difference is outside the
-    noise at ``z_flag`` (module docstring). ``<metric>_worse`` says the change goes the bad
-    way. Cohorts present on one side only get nulls on the other; ``judgeable`` needs both
-    sides to have ``min_tasks`` requests.
+    ``<metric>_diff`` (candidate - baseline; for rates and quantiles with its 95% interval
+    ``_diff_lo``/``_diff_hi``, Newcombe and MOVER), and ``<metric>_changed`` when the
+    difference is outside the noise at ``z_flag`` (module docstring). ``<metric>_worse``
+    says the change goes the bad way. Cohorts present on one side only get nulls on the
+    other; ``judgeable`` needs both sides to have ``min_tasks`` requests.
 
     Example::
 
@@ -188,9 +198,10 @@ def compare(
             changed = (lo > 0) | (hi < 0)
             out += [lo95.alias(f"{m}_diff_lo"), hi95.alias(f"{m}_diff_hi")]
         elif m in QUANTILES:
-            changed = (pl.col(f"{m}_flo_cand") > pl.col(f"{m}_fhi_base")) | (
-                pl.col(f"{m}_fhi_cand") < pl.col(f"{m}_flo_base")
-            )
+            lo95, hi95 = _mover(m, "lo", "hi")
+            lo, hi = _mover(m, "flo", "fhi")
+            changed = (lo > 0) | (hi < 0)
+            out += [lo95.alias(f"{m}_diff_lo"), hi95.alias(f"{m}_diff_hi")]
         elif m in MEANS:
             se = (pl.col(f"{m}_se_base") ** 2 + pl.col(f"{m}_se_cand") ** 2).sqrt()
             changed = (diff.abs() / se) > z_flag

@@ -142,10 +142,13 @@ _FEEDBACK = """
 def _ranked(level: float, z: str, suffix: str, column: str = "ds", n: str = "tasks") -> str:
     """The order statistics bounding a distribution-free interval for the ``level`` quantile:
     ranks n*q -/+ z*sqrt(n*q*(1-q)) of the sorted durations (normal approximation to the
-    binomial), clamped to the sample."""
+    binomial). A bound whose rank falls outside the sample is NULL: with too few requests the
+    sample cannot bound the quantile on that side (no p99 upper bound from 50 requests)."""
     spread = f"{z} * sqrt({n} * {level} * {1 - level})"
-    lo = f"{column}[toUInt64(greatest(1, floor({n} * {level} - {spread})))]"
-    hi = f"{column}[toUInt64(least(toFloat64({n}), ceil({n} * {level} + {spread}) + 1))]"
+    lo_rank = f"floor({n} * {level} - {spread})"
+    hi_rank = f"ceil({n} * {level} + {spread}) + 1"
+    lo = f"if({lo_rank} < 1, NULL, {column}[toUInt64(greatest(1, {lo_rank}))])"
+    hi = f"if({hi_rank} > {n}, NULL, {column}[toUInt64(least(toFloat64({n}), {hi_rank}))])"
     name = f"p{round(level * 100)}_ms"
     return f"{lo} AS {name}_{suffix}lo, {hi} AS {name}_{suffix}hi"
 

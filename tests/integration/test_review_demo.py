@@ -1,6 +1,7 @@
 """The weekly review on the demo workload finds exactly the problems planted in it
-(``spyglass.cli._demo_world.PLANTED``) and nothing else: tenant globex's p99 latency this
-week, and prompt answer@v4's negative feedback against v3."""
+(``spyglass.cli._demo_world.PLANTED``) and nothing else: tenant globex's tail latency this
+week, and prompt answer@v4's negative feedback against v3. 8,000 requests: a tenant's week then
+holds ~850 requests, enough to tell its p95 moved at 99.9%; ~430 are not."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ assert NOW == 1_789_999_200 and UNTIL  # 2026-09-21T14:00:00Z
 @pytest.fixture(scope="module")
 def demo(collector: CollectorProcess) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    args = ["--traces", "2000", "--seed", "7", "--now", str(NOW), "--project", PROJECT, "--no-progress"]
+    args = ["--traces", "8000", "--seed", "7", "--now", str(NOW), "--project", PROJECT, "--no-progress"]
     done = subprocess.run(
         [sys.executable, "-m", "spyglass.cli._demo", collector.url, *args, "--json"],
         env=env,
@@ -65,7 +66,8 @@ def test_week_over_week_by_tenant_flags_only_globex_tail_latency(demo: str) -> N
     changes = flagged(body["rows"], ["tenant"])
     assert changes, "the planted slow tool was not found"
     assert {(t, m) for t, m, _ in changes} <= {(tenant, "p95_ms"), (tenant, "p99_ms")}
-    assert (tenant, "p99_ms", "worse") in changes
+    # p95 moves outside the noise; p99 cannot be bounded at 99.9% from ~850 requests a week
+    assert (tenant, "p95_ms", "worse") in changes
 
 
 def test_stage_breakdown_blames_the_tool_for_globex_tail(demo: str) -> None:

@@ -119,7 +119,7 @@ def test_quantile_and_mean_changes() -> None:
     assert row["p99_ms_changed"] and row["p99_ms_worse"] and row["p99_ms_diff"] == 500
     assert not row["cost_per_task_changed"]  # 0.2 / sqrt(0.02) = 1.4 < 3.29
     row = compare(side((900, 1000, 1100), 5.0), side((1050, 1100, 1200), 6.0), on=[]).row(0, named=True)
-    assert not row["p99_ms_changed"]  # the intervals overlap
+    assert not row["p99_ms_changed"]  # MOVER: 100 - sqrt(50^2 + 100^2) < 0
     assert row["cost_per_task_changed"] and row["cost_per_task_worse"]  # 1.0 / 0.141 = 7.1
 
 
@@ -139,3 +139,16 @@ def test_docstring_examples_run() -> None:
 
     result = doctest.testmod(cohorts)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_quantile_difference_uses_mover_not_interval_overlap() -> None:
+    def side(p95: tuple[float | None, float, float | None]) -> pl.DataFrame:
+        return scorecard(raw(tasks=[500], p95_ms=[p95[1]], p95_ms_flo=[p95[0]], p95_ms_fhi=[p95[2]]))
+
+    # the intervals overlap (1080 < 1100) but the difference's interval excludes 0:
+    # 250 - sqrt((1250 - 1080)^2 + (1100 - 1000)^2) = 52.8 > 0
+    row = compare(side((900, 1000, 1100)), side((1080, 1250, 1400)), on=[]).row(0, named=True)
+    assert row["p95_ms_changed"] and row["p95_ms_worse"]
+    # a bound the sample cannot give (too few requests for that quantile) never flags
+    row = compare(side((900, 1000, None)), side((5000, 6000, 7000)), on=[]).row(0, named=True)
+    assert not row["p95_ms_changed"]
