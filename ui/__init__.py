@@ -1,8 +1,9 @@
-"""The Streamlit UI (trace explorer, feedback inbox, cohort reviews: the last not built yet).
+"""The Streamlit UI: trace explorer, feedback inbox and the weekly cohort review.
 
-Pages: the trace page (one trace by ID: timeline, span details, feedback), the traces page
-and the feedback inbox, all reading the collector's HTTP API. Importing this package
-does not import Streamlit; ``launch`` runs the app in its own process.
+Pages: the trace page (one trace by ID: timeline, span details, feedback), the traces page,
+the feedback inbox, and the review pages (cohorts, latency, releases, cost), all reading the
+collector's HTTP API. Importing this package does not import Streamlit; ``launch`` runs the
+app in its own process.
 
 Example::
 

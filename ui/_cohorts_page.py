@@ -38,7 +38,7 @@ def week_over_week(win: _review.Window, by: list[str], filters: dict[str, str]) 
 
 def scorecard(rows: list[dict[str, Any]], by: list[str], wow: dict[tuple[str, ...], Any], days: int) -> None:
     table, flags = _scorecard.scorecard(rows, by, wow)
-    st.dataframe(_review.flagged_table(table, flags), hide_index=True, key=f"{PAGE}_table")
+    st.dataframe(_review.flagged_table(table, flags), hide_index=True)
     small = sum(1 for r in rows if not r.get("judgeable"))
     st.caption(
         "Rates with their 95% interval (Wilson), latency quantiles with a distribution-free "
@@ -102,7 +102,6 @@ def worst_traces(
             trace_table(found, project()),
             hide_index=True,
             column_config={"trace": _review.TRACE_LINK},
-            key=f"{PAGE}_traces_{title}",
         )
 
 

@@ -85,7 +85,7 @@ def main() -> None:
             st.altair_chart(_review_charts.over_time(days, dimension, "tokens_per_task"), width="stretch")
         st.caption("One line per cohort; hover a point for its 95% interval and request count.")
     st.subheader(f"By {dimension}", anchor=False)
-    st.dataframe(totals(rows, dimension), hide_index=True, key=f"{PAGE}_table")
+    st.dataframe(totals(rows, dimension), hide_index=True)
 
 
 if __name__ == "__main__":

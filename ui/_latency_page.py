@@ -76,7 +76,7 @@ def main() -> None:
     if len(judged) < len(rows):
         st.caption(f"{len(rows) - len(judged)} cohorts too small to judge are left out of the chart.")
     st.subheader("Time per stage", anchor=False)
-    st.dataframe(stage_rows(rows, by), hide_index=True, key=f"{PAGE}_table")
+    st.dataframe(stage_rows(rows, by), hide_index=True)
 
 
 if __name__ == "__main__":

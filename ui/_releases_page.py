@@ -43,12 +43,12 @@ def pick(dimension: str, seen: list[str]) -> tuple[str, str]:
     return str(baseline), str(candidate)
 
 
-def metric_table(row: dict[str, Any], key: str) -> None:
+def metric_table(row: dict[str, Any]) -> None:
     """Every metric of one comparison row, the changed ones coloured."""
     table = _scorecard.comparison(row)
     verdicts = {"worse", "better"}
     flags = [{c: r["change"] for c in CHANGE_COLUMNS} if r["change"] in verdicts else {} for r in table]
-    st.dataframe(_review.flagged_table(table, flags), hide_index=True, key=key)
+    st.dataframe(_review.flagged_table(table, flags), hide_index=True)
 
 
 def verdict(result: dict[str, Any]) -> None:
@@ -122,7 +122,7 @@ def main() -> None:
         f"requests, {win}."
     )
     verdict(result)
-    metric_table(overall, f"{PAGE}_overall")
+    metric_table(overall)
     rows = result.get("rows") or []
     if not by or not rows:
         return
@@ -130,13 +130,13 @@ def main() -> None:
     changed = _scorecard.flagged(rows, by)
     if changed:
         flags = [{c: r["change"] for c in ("candidate", "change")} for r in changed]
-        st.dataframe(_review.flagged_table(changed, flags), hide_index=True, key=f"{PAGE}_flagged")
+        st.dataframe(_review.flagged_table(changed, flags), hide_index=True)
     else:
         st.caption("No cohort changed outside the noise.")
     labels = {_scorecard.label(r, by): r for r in rows}
     chosen = st.selectbox("Every metric of a cohort", list(labels), key=f"{PAGE}_cohort")
     if chosen is not None:
-        metric_table(labels[chosen], f"{PAGE}_cohort_table")
+        metric_table(labels[chosen])
 
 
 if __name__ == "__main__":
