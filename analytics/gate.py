@@ -23,7 +23,7 @@ on both sides:
 
 **Outside the noise** uses the comparison's own statistics (``spyglass.analytics.cohorts``) at
 one of the two levels it carries: rates by the Newcombe interval of the difference, p95 by
-non-overlapping distribution-free intervals, cost per task by Welch's z.
+the MOVER interval of the difference, cost per task by Welch's z.
 
 - The **overall** row is judged at 95% (``overall_confidence``): it is the one comparison
   declared in advance for each rule, so the usual level applies (the 95% Newcombe interval
@@ -334,7 +334,7 @@ class _Judge:
         if self.confidence == 0.999:
             return bool(row.get(f"{metric}_changed"))
         lo, hi = _num(row, f"{metric}_diff_lo"), _num(row, f"{metric}_diff_hi")
-        if lo is not None and hi is not None:  # a rate: the 95% Newcombe interval of the difference
+        if lo is not None and hi is not None:  # rates (Newcombe) and quantiles (MOVER): 95% interval
             return lo > 0 or hi < 0
         se_b, se_c = _num(row, f"{metric}_se_base"), _num(row, f"{metric}_se_cand")
         b, c = self.pair(metric)
@@ -345,7 +345,7 @@ class _Judge:
         c_lo, c_hi = _num(row, f"{metric}_lo_cand"), _num(row, f"{metric}_hi_cand")
         if None in (b_lo, b_hi, c_lo, c_hi):
             return False
-        return c_lo > b_hi or c_hi < b_lo  # type: ignore[operator]  # a quantile: intervals apart
+        return c_lo > b_hi or c_hi < b_lo  # type: ignore[operator]  # no difference interval: apart
 
     def noise(self, metric: str) -> tuple[bool, str]:
         changed = self.outside_noise(metric)
