@@ -116,7 +116,7 @@ def main() -> None:
     with top[0]:
         win = _review.window(PAGE)
     with top[1]:
-        by = _review.grouping(PAGE, ["tenant"])
+        by = _review.grouping(PAGE, ["tenant"], (*_scorecard.DIMENSIONS, "day"))
     rank = top[2].selectbox(
         "Rank by (worst first)",
         RANK_BY,
@@ -132,7 +132,8 @@ def main() -> None:
         _review.empty_state(win, bool(filters))
         return
     rows = _scorecard.ranked(rows, str(rank))
-    wow = week_over_week(win, by, filters)
+    # days differ between two windows: grouped by day, no cohort has a previous week
+    wow = week_over_week(win, by, filters) if "day" not in by else {}
     scorecard(rows, by, wow, win.days)
     unpriced = sum(int(r.get("unpriced_calls") or 0) for r in rows)
     if unpriced:

@@ -12,9 +12,8 @@ from typing import Any
 
 import streamlit as st
 
-from spyglass.ui import _review, _review_charts
+from spyglass.ui import _review, _review_charts, _scorecard
 from spyglass.ui._format import duration, md
-from spyglass.ui._scorecard import NONE, label
 
 PAGE = "latency"
 
@@ -27,7 +26,7 @@ def stage_rows(rows: list[dict[str, Any]], by: list[str]) -> list[dict[str, Any]
             share = r.get(f"{stage}_tail_share")
             out.append(
                 {
-                    **{d: r.get(d) or NONE for d in by},
+                    **{d: r.get(d) or _scorecard.NONE for d in by},
                     "stage": stage,
                     "p50": duration(r.get(f"{stage}_p50_ms")),
                     "p95": duration(r.get(f"{stage}_p95_ms")),
@@ -52,7 +51,7 @@ def main() -> None:
     with top[0]:
         win = _review.window(PAGE)
     with top[1]:
-        by = _review.grouping(PAGE, ["tenant"])
+        by = _review.grouping(PAGE, ["tenant"], (*_scorecard.DIMENSIONS, "day"))
     filters = _review.filters(PAGE)
     result = _review.call("stages", since=win.since, until=win.until, by=by, **filters)
     if result is None:
@@ -69,7 +68,9 @@ def main() -> None:
         dominant = []
         for r in judged:
             stage = max(_review_charts.STAGES, key=lambda s: r.get(f"{s}_tail_share") or 0.0)
-            dominant.append(f"{label(r, by)}: {stage} {(r.get(f'{stage}_tail_share') or 0) * 100:.0f}%")
+            dominant.append(
+                f"{_scorecard.label(r, by)}: {stage} {(r.get(f'{stage}_tail_share') or 0) * 100:.0f}%"
+            )
         st.caption("Largest share per cohort: " + md("; ".join(dominant)))
     else:
         st.info("No cohort has enough requests to judge: widen the window or group by less.")

@@ -11,11 +11,12 @@ from spyglass.ui._scorecard import METRICS, label
 
 STAGES = ("model", "retrieval", "rerank", "tool", "app")
 """The API's stages, in the order a request usually meets them (``app`` = time in no stage)."""
-ROW = 26  # pixels per cohort
+ROW = 28  # pixels per cohort
+FRAME = 110  # Streamlit fits the whole chart, axes and legend included, into the height
 
 
-def _height(n: int) -> int:
-    return max(80, ROW * n)
+def _height(rows: int, row: int = ROW) -> int:
+    return FRAME + row * max(rows, 1)
 
 
 def latency(rows: list[dict[str, Any]], by: list[str]) -> alt.LayerChart:
@@ -43,7 +44,7 @@ def latency(rows: list[dict[str, Any]], by: list[str]) -> alt.LayerChart:
         tooltip=["cohort:N", "quantile:N", alt.Tooltip("ms:Q", format=",.1f"), "lo:Q", "hi:Q"],
     )
     whiskers = base.mark_rule(color="black").encode(x="lo:Q", x2="hi:Q")
-    return alt.LayerChart(layer=[bars, whiskers], height=_height(2 * len(order)))
+    return alt.LayerChart(layer=[bars, whiskers], height=_height(len(order), 2 * ROW))
 
 
 def rate(rows: list[dict[str, Any]], by: list[str], name: str) -> alt.LayerChart:

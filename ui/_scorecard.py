@@ -164,16 +164,18 @@ def scorecard(
         out: dict[str, Any] = {d: row.get(d) or NONE for d in by}
         out["requests"] = row.get("tasks") or 0
         out["status"] = "" if row.get("judgeable") else "too small to judge"
+        out["vs previous window"] = ", ".join(
+            f"{METRICS[n].label} {'▲' if ((previous or {}).get(f'{n}_diff') or 0) > 0 else '▼'} {f}"
+            for n, f in flagged.items()
+        )
         cols: dict[str, str] = {}
+        if flagged:
+            cols["vs previous window"] = "worse" if "worse" in flagged.values() else "better"
         for name in SCORECARD_COLUMNS:
             column = METRICS[name].label
             out[column] = cell(row, name)
             if name in flagged:
                 cols[column] = flagged[name]
-        out["vs previous window"] = ", ".join(
-            f"{METRICS[n].label} {'▲' if ((previous or {}).get(f'{n}_diff') or 0) > 0 else '▼'} {f}"
-            for n, f in flagged.items()
-        )
         out["unpriced calls"] = row.get("unpriced_calls") or 0
         table.append(out)
         flags.append(cols)

@@ -273,8 +273,8 @@ def test_week_over_week_changes_are_coloured(wow_project: str) -> None:
     assert "errors ▼ better" in flags["mended"] and "success ▲ better" in flags["mended"]
     cells = styled_cells(scorecard)
     red, green = "rgba(255, 75, 75, 0.28)", "rgba(33, 195, 84, 0.28)"
-    assert cells[0, "errors"] == cells[0, "success"] == red
-    assert cells[1, "errors"] == cells[1, "success"] == green
+    assert cells[0, "errors"] == cells[0, "success"] == cells[0, "vs previous window"] == red
+    assert cells[1, "errors"] == cells[1, "success"] == cells[1, "vs previous window"] == green
     assert (0, "p99") not in cells and (1, "requests") not in cells
     assert "Red: worse than the 7 days before" in shown(at)
 
@@ -294,6 +294,14 @@ def test_cohorts_worst_traces_of_a_cohort(demo: Demo) -> None:
     negative = table(at, after="With negative feedback").value
     assert set(negative["tenant"]) == {"globex"}
     assert all("negative" in f for f in negative["feedback"])
+    # a day cohort: its traces are from that day (the day narrows the trace list's window)
+    at.multiselect(key="cohorts_by").set_value(["day"]).run()
+    day = str(WEEK[0] + timedelta(days=2))
+    at.selectbox(key="cohorts_cohort").select(f"day={day}").run()
+    assert not at.exception
+    started = table(at, after="Slowest").value["started"]
+    assert len(started) == 10 and all(s.startswith(day) for s in started)
+    assert set(table(at, column="vs previous window").value["vs previous window"]) == {""}  # not by day
 
 
 @pytest.mark.usefixtures("endpoint")

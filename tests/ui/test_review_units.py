@@ -61,7 +61,7 @@ def test_scorecard_flags_from_week_over_week() -> None:
         }
     }
     table, flags = sc.scorecard(rows, ["tenant"], wow)
-    assert flags == [{"p99": "worse", "success": "better"}]
+    assert flags == [{"p99": "worse", "success": "better", "vs previous window": "worse"}]
     assert table[0]["vs previous window"] == "success ▲ better, p99 ▲ worse"
     assert table[0]["status"] == "" and table[0]["requests"] == 200
     small, _ = sc.scorecard([{**rows[0], "judgeable": False}], ["tenant"], {})
