@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import pyarrow as pa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from spyglass.analytics.cohorts import MIN_TASKS, Z_FLAG, compare, price_params, scorecard
@@ -93,6 +93,30 @@ def _arrow(frame: pl.DataFrame) -> Response:
     return Response(content=sink.getvalue().to_pybytes(), media_type=ARROW_STREAM)
 
 
+def cohort_filters(
+    tenant: Text = "",
+    workflow: Text = "",
+    intent: Text = "",
+    release: Text = "",
+    prompt: Annotated[str, Query(max_length=200, description="name@version")] = "",
+    model: Annotated[str, Query(max_length=200, description="provider/model route")] = "",
+    corpus: Annotated[str, Query(max_length=200, description="name@version")] = "",
+) -> dict[str, str]:
+    """The cohort filters, each an exact value of its dimension (empty = any)."""
+    return {
+        "tenant": tenant,
+        "workflow": workflow,
+        "intent": intent,
+        "release": release,
+        "prompt": prompt,
+        "model": model,
+        "corpus": corpus,
+    }
+
+
+CohortFilters = Annotated[dict[str, str], Depends(cohort_filters)]
+
+
 def create_router(store: Store, prices: PriceTable) -> APIRouter:
     """The analytics routes over ``store``, pricing with ``prices``."""
     router = APIRouter(prefix="/api/analytics")
@@ -134,21 +158,15 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/cohorts", summary="Cohort scorecard: rates with intervals, latency, cost per task")
     def cohorts(
+        *,
         project: Text = "default",
         since: Since = None,
         until: Until = None,
         by: By = "",
         min_tasks: MinTasks = MIN_TASKS,
         format: Format = "json",
-        tenant: Text = "",
-        workflow: Text = "",
-        intent: Text = "",
-        release: Text = "",
-        prompt: Text = "",
-        model: Text = "",
-        corpus: Text = "",
+        filters: CohortFilters,
     ) -> Response:
-        filters = locals_filters(tenant, workflow, intent, release, prompt, model, corpus)
 
         def handle() -> Response:
             dims = dimensions(by)
@@ -160,21 +178,15 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/stages", summary="Time per stage and each stage's share of the slowest 5% of requests")
     def stages(
+        *,
         project: Text = "default",
         since: Since = None,
         until: Until = None,
         by: By = "",
         min_tasks: MinTasks = MIN_TASKS,
         format: Format = "json",
-        tenant: Text = "",
-        workflow: Text = "",
-        intent: Text = "",
-        release: Text = "",
-        prompt: Text = "",
-        model: Text = "",
-        corpus: Text = "",
+        filters: CohortFilters,
     ) -> Response:
-        filters = locals_filters(tenant, workflow, intent, release, prompt, model, corpus)
 
         def handle() -> Response:
             dims = dimensions(by)
@@ -188,21 +200,15 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/week-over-week", summary="Each metric against the previous window, changes flagged")
     def week_over_week(
+        *,
         project: Text = "default",
         until: Until = None,
         days: Annotated[float, Query(gt=0, le=366)] = 7,
         by: By = "",
         min_tasks: MinTasks = MIN_TASKS,
         format: Format = "json",
-        tenant: Text = "",
-        workflow: Text = "",
-        intent: Text = "",
-        release: Text = "",
-        prompt: Text = "",
-        model: Text = "",
-        corpus: Text = "",
+        filters: CohortFilters,
     ) -> Response:
-        filters = locals_filters(tenant, workflow, intent, release, prompt, model, corpus)
 
         def handle() -> Response:
             dims = dimensions(by)
@@ -224,6 +230,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/compare", summary="Baseline vs candidate release, prompt version or model route")
     def compare_versions(
+        *,
         dimension: Annotated[str, Query(pattern="^(release|prompt|model|corpus)$")],
         baseline: Annotated[str, Query(min_length=1, max_length=200)],
         candidate: Annotated[str, Query(min_length=1, max_length=200)],
@@ -233,15 +240,8 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         by: By = "",
         min_tasks: MinTasks = MIN_TASKS,
         format: Format = "json",
-        tenant: Text = "",
-        workflow: Text = "",
-        intent: Text = "",
-        release: Text = "",
-        prompt: Text = "",
-        model: Text = "",
-        corpus: Text = "",
+        filters: CohortFilters,
     ) -> Response:
-        filters = locals_filters(tenant, workflow, intent, release, prompt, model, corpus)
 
         def handle() -> Response:
             dims = dimensions(by)
@@ -276,18 +276,12 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/examples", summary="The newest good path, bad path and escalation in a window")
     def examples(
+        *,
         project: Text = "default",
         since: Since = None,
         until: Until = None,
-        tenant: Text = "",
-        workflow: Text = "",
-        intent: Text = "",
-        release: Text = "",
-        prompt: Text = "",
-        model: Text = "",
-        corpus: Text = "",
+        filters: CohortFilters,
     ) -> Response:
-        filters = locals_filters(tenant, workflow, intent, release, prompt, model, corpus)
 
         def handle() -> Response:
             since_ns, until_ns = window(since, until)
@@ -306,18 +300,3 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         return guarded(handle)
 
     return router
-
-
-def locals_filters(
-    tenant: str, workflow: str, intent: str, release: str, prompt: str, model: str, corpus: str
-) -> dict[str, str]:
-    """The cohort filters given as query parameters (empty = any)."""
-    return {
-        "tenant": tenant,
-        "workflow": workflow,
-        "intent": intent,
-        "release": release,
-        "prompt": prompt,
-        "model": model,
-        "corpus": corpus,
-    }

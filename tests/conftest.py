@@ -101,6 +101,15 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorPro
     proc.stop()
 
 
+def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A trace's span tree (the trace API's ``spans``) as a list, parents before children."""
+    out = []
+    for span in spans:
+        out.append(span)
+        out.extend(flatten(span["children"]))
+    return out
+
+
 def run_app(
     script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from spyglass import attributes as A
 from spyglass.cli._demo import Workload, simulate
-from tests.conftest import CollectorProcess
+from tests.conftest import CollectorProcess, flatten
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +46,6 @@ def run_demo(url: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]
 def get_trace(url: str, trace_id: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{url}/api/traces/{trace_id}", timeout=10) as resp:
         return json.load(resp)
-
-
-def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for span in spans:
-        out.append(span)
-        out.extend(flatten(span["children"]))
-    return out
 
 
 @pytest.fixture(scope="module")

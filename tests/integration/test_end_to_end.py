@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CollectorProcess, run_app
+from tests.conftest import CollectorProcess, flatten, run_app
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +28,6 @@ def get_trace(url: str, trace_id: str, timeout: float = 20.0) -> dict[str, Any]:
             if err.code != 404 or time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for span in spans:
-        out.append(span)
-        out.extend(flatten(span["children"]))
-    return out
 
 
 @pytest.fixture(scope="module")

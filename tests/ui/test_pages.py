@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from spyglass.attributes import COHORT_TENANT
 from tests import payloads
-from tests.conftest import ROOT, CollectorProcess, free_port, run_app
+from tests.conftest import ROOT, CollectorProcess, flatten, free_port, run_app
 
 pytestmark = pytest.mark.integration
 
@@ -48,14 +48,6 @@ def wait_for(check: Callable[[], bool], what: str, timeout: float = 20.0) -> Non
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.2)
-
-
-def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for span in spans:
-        out.append(span)
-        out.extend(flatten(span["children"]))
-    return out
 
 
 class Bot:
