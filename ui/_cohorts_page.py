@@ -43,7 +43,7 @@ def scorecard(rows: list[dict[str, Any]], by: list[str], wow: dict[tuple[str, ..
     st.caption(
         "Rates with their 95% interval (Wilson), latency quantiles with a distribution-free "
         f"interval, cost and tokens per request with a normal interval. Red: worse than the {days} "
-        "days before, outside the noise; green: better."
+        "days before, outside the noise (at 99.9% confidence); green: better."
         + (f" {small} cohort{'s' if small != 1 else ''} too small to judge, listed last." if small else "")
     )
 

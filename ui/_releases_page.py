@@ -48,7 +48,7 @@ def metric_table(row: dict[str, Any]) -> None:
     table = _scorecard.comparison(row)
     verdicts = {"worse", "better"}
     flags = [{c: r["change"] for c in CHANGE_COLUMNS} if r["change"] in verdicts else {} for r in table]
-    st.dataframe(_review.flagged_table(table, flags), hide_index=True)
+    st.dataframe(_review.flagged_table(table, flags), hide_index=True, height="content")
 
 
 def verdict(result: dict[str, Any]) -> None:
@@ -78,7 +78,9 @@ def main() -> None:
     st.title("Releases", anchor=False)
     st.caption(
         "Baseline against candidate: each metric with its 95% interval, the difference, and "
-        "whether it changed outside the noise. Red: the candidate is worse; green: better."
+        "whether it changed outside the noise. Red: the candidate is worse; green: better. A change "
+        "is flagged at 99.9% confidence (many metrics are judged at once), so a 95% interval of the "
+        "difference can exclude zero without a flag."
     )
     top = st.columns([2, 1, 3])
     with top[0]:
