@@ -60,7 +60,8 @@ def verdict(result: dict[str, Any]) -> None:
         f"Gate thresholds (defaults): {config.min_tasks} requests per side, quality drop "
         f"{config.max_quality_drop_pp:g} pp, p95 +{config.max_p95_increase_pct:g}%, cost per task "
         f"+{config.max_cost_increase_pct:g}%, no rise of errors or denied tool calls, each outside "
-        "the noise (99.9%)."
+        f"the noise: overall at {config.overall_confidence:.1%} confidence, per cohort at "
+        f"{config.cohort_confidence:.1%}. Thresholds: spyglass.analytics.gate.GateConfig."
     )
     if outcome.verdict == gate.SHIP:
         st.success(

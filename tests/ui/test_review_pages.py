@@ -369,6 +369,7 @@ def test_releases_prompt_v4_negative_feedback_flagged_and_gate_blocks(demo: Demo
     assert cells[row, "change"] == cells[row, "difference"] == "rgba(255, 75, 75, 0.28)"
     (gate,) = [unescape(e.value) for e in at.error]
     assert gate.startswith("**Gate: block.**") and "overall: negative-feedback rate" in gate
+    assert "overall at 95.0% confidence, per cohort at 99.9%" in shown(at)
 
     at.multiselect(key="releases_by").select("tenant").run()
     assert not at.exception
