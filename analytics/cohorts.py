@@ -220,15 +220,19 @@ _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 
 def price_params(combos: pl.DataFrame, prices: PriceTable) -> dict[str, Any]:
     """Query parameters that let ClickHouse price each span exactly as ``cost.price_spans``
-    would: for every (request_model, response_model, provider) combination in ``combos``,
-    the matched model's price entries (effective instants in ns, ascending, and the three
-    prices). A combination with no matching model gets empty lists (unpriced).
+    would: the (request_model, response_model, provider) combinations in ``combos`` (found by
+    ``combo_hash``, as ``PRICE_COMBOS`` returns it), and one
+    flat list of price entries: for each combination in turn its matched model's entries
+    (``price_entry_combo`` = the combination's 1-based index, effective instants in ns
+    ascending, the three prices). A combination with no matching model has no entries.
 
     Example::
 
         params = price_params(pl.from_arrow(store.query(PRICE_COMBOS, window)), prices)
     """
-    combos = combos.select("request_model", "response_model", "provider").unique(maintain_order=True)
+    combos = combos.select("request_model", "response_model", "provider", "combo_hash").unique(
+        maintain_order=True
+    )
     probe = combos.with_columns(
         kind=pl.lit("llm"),
         input_tokens=pl.lit(1),
@@ -238,21 +242,28 @@ def price_params(combos: pl.DataFrame, prices: PriceTable) -> dict[str, Any]:
     )
     matched = price_spans(probe, prices)["price_model"].to_list()
     table = prices.frame()
-    keys, effective, price_in, price_out, price_cached = [], [], [], [], []
+    keys: list[int] = []
+    entry_combo: list[int] = []
+    effective: list[int] = []
+    price_in: list[float] = []
+    price_out: list[float] = []
+    price_cached: list[float] = []
     for row, model in zip(combos.iter_rows(named=True), matched, strict=True):
-        keys.append(f"{row['request_model']}\x1f{row['response_model']}\x1f{row['provider']}")
+        keys.append(row["combo_hash"])
         entries = table.filter(pl.col("model") == model) if model else table.clear()
         provider = (row["provider"] or "").strip().lower()
         specific = entries.filter(pl.col("provider") == provider) if provider else entries.clear()
         entries = (specific if specific.height else entries.filter(pl.col("provider").is_null())).sort(
             "effective"
         )
-        effective.append(entries["effective"].cast(pl.Int64).to_list())
-        price_in.append(entries["input_per_mtok"].to_list())
-        price_out.append(entries["output_per_mtok"].to_list())
-        price_cached.append(entries["cached_input_per_mtok"].fill_null(entries["input_per_mtok"]).to_list())
+        entry_combo += [len(keys)] * entries.height
+        effective += entries["effective"].cast(pl.Int64).to_list()
+        price_in += entries["input_per_mtok"].to_list()
+        price_out += entries["output_per_mtok"].to_list()
+        price_cached += entries["cached_input_per_mtok"].fill_null(entries["input_per_mtok"]).to_list()
     return {
         "price_combos": keys,
+        "price_entry_combo": entry_combo,
         "price_effective": effective,
         "price_in": price_in,
         "price_out": price_out,

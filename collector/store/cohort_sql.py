@@ -68,29 +68,37 @@ _WINDOW = (
 )
 
 # Cost of one span from the price arrays: c = index of the span's (request, response, provider)
-# combination, p = index of the price in force at its start (0 = none).
+# combination, p = index of the entry in force at its start in the flat entry arrays (0 = none).
+# Flat constant arrays: indexing an array of arrays per row built an array per row (3x slower).
 _SPAN_COST = """
     if(kind IN ('llm', 'embedding') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
            AND c_idx > 0 AND p_idx > 0,
        (
-         (toFloat64(ifNull(input_tokens, 0)) - cached) * {price_in:Array(Array(Float64))}[c_idx][p_idx]
-         + cached * {price_cached:Array(Array(Float64))}[c_idx][p_idx]
-         + toFloat64(ifNull(output_tokens, 0)) * {price_out:Array(Array(Float64))}[c_idx][p_idx]
+         (toFloat64(ifNull(input_tokens, 0)) - cached) * {price_in:Array(Float64)}[p_idx]
+         + cached * {price_cached:Array(Float64)}[p_idx]
+         + toFloat64(ifNull(output_tokens, 0)) * {price_out:Array(Float64)}[p_idx]
        ) / 1e6,
        NULL)
 """
 
-# Every span of the window with its price lookups, a column for each dimension source.
-_PRICED_SPANS = f"""
-    SELECT *,
-        if(kind IN ('llm', 'embedding'), indexOf({{price_combos:Array(String)}},
-                concat(request_model, '\\x1f', response_model, '\\x1f', provider)), 0) AS c_idx,
-        if(c_idx = 0, 0, arrayLastIndex(e -> e <= toUnixTimestamp64Nano(start_time),
-                                         {{price_effective:Array(Array(Int64))}}[c_idx])) AS p_idx,
-        least(toFloat64(ifNull(cached_input_tokens, 0)), toFloat64(ifNull(input_tokens, 0))) AS cached,
-        {_SPAN_COST} AS span_cost
-    FROM spans FINAL
-    WHERE project = {{project:String}} AND {_WINDOW}
+# Cost per request: only model calls are read and priced (the lookups build small arrays per
+# row, too dear for every span), then joined to the requests by trace ID.
+_COSTS = f"""
+    SELECT trace_id, sum(ifNull(span_cost, 0)) AS t_cost,
+        countIf(span_cost IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
+            AS t_unpriced_calls
+    FROM (
+        SELECT trace_id, kind, input_tokens, output_tokens,
+            indexOf({{price_combos:Array(UInt64)}},
+                    cityHash64(request_model, response_model, provider)) AS c_idx,
+            if(c_idx = 0, 0, arrayLastIndex((c, e) -> c = c_idx AND e <= toUnixTimestamp64Nano(start_time),
+                {{price_entry_combo:Array(UInt32)}}, {{price_effective:Array(Int64)}})) AS p_idx,
+            least(toFloat64(ifNull(cached_input_tokens, 0)), toFloat64(ifNull(input_tokens, 0))) AS cached,
+            {_SPAN_COST} AS span_cost
+        FROM spans FINAL
+        WHERE project = {{project:String}} AND {_WINDOW} AND kind IN ('llm', 'embedding')
+    )
+    GROUP BY trace_id
 """
 
 
@@ -111,21 +119,22 @@ def _tasks(dims: list[str]) -> str:
         countIf(kind = 'tool' AND authorization = 'denied') AS t_denied,
         countIf(kind = 'retrieval') AS t_retrievals,
         countIf(kind = 'retrieval' AND empty(document_ids)) AS t_empty_retrievals,
-        sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS t_tokens,
-        sum(ifNull(span_cost, 0)) AS t_cost,
-        countIf(kind IN ('llm', 'embedding') AND span_cost IS NULL
-                AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS t_unpriced_calls
-    FROM ({_PRICED_SPANS})
+        sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS t_tokens
+    FROM spans FINAL
+    WHERE project = {{project:String}} AND {_WINDOW}
     GROUP BY trace_id
     """
 
 
 PRICE_COMBOS = f"""
-SELECT DISTINCT request_model, response_model, provider
+SELECT DISTINCT request_model, response_model, provider,
+    cityHash64(request_model, response_model, provider) AS combo_hash
 FROM spans
 WHERE project = {{project:String}} AND {_WINDOW} AND kind IN ('llm', 'embedding')
 """
-"""The (request model, response model, provider) combinations to price in a window."""
+"""The (request model, response model, provider) combinations to price in a window, each with
+the hash the cost query finds it by (hashing three columns is cheaper than joining them into
+a string on every model span)."""
 
 _FEEDBACK = """
     SELECT trace_id,
@@ -208,6 +217,7 @@ SELECT {select_keys}
     sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,
     sum(t_unpriced_calls) AS unpriced_calls
 FROM ({_tasks(needed)}) AS t
+LEFT JOIN ({_COSTS}) AS c ON t.trace_id = c.trace_id
 LEFT JOIN ({_FEEDBACK}) AS f ON t.trace_id = f.trace_id
 WHERE {_filters(list(filtered))}
 {group}
