@@ -1,16 +1,15 @@
 """``/api/analytics/...``: the cohort review over HTTP (contract: docs/api-contract-issue4.md).
 
-Handlers validate parameters (400 naming the one that is wrong), run the SQL of
-``store.cohort_sql`` with values only as parameters, and shape the result with the pure
-functions of ``spyglass.analytics.cohorts``. JSON by default, Arrow IPC with ``format=arrow``.
+Handlers validate parameters (``BadParameter`` names the one that is wrong; the app answers
+400), run the SQL of ``store.cohort_sql`` with values only as parameters, and shape the result
+with the pure functions of ``spyglass.analytics.cohorts``. JSON by default, Arrow IPC with
+``format=arrow``. A ``StoreError`` becomes 503 in the app's handler.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 import time
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import polars as pl
@@ -23,10 +22,8 @@ from spyglass.analytics.cost import PriceTable
 from spyglass.analytics.trace import iso_ns
 
 from ._time import parse_time_ns
-from .store import Store, StoreError
+from .store import Store
 from .store import cohort_sql as sql
-
-log = logging.getLogger("spyglass.collector")
 
 DAY_NS = 86_400 * 10**9
 ARROW_STREAM = "application/vnd.apache.arrow.stream"
@@ -142,15 +139,6 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         raw = run(query, {**params, **price_params(combos, prices)})
         return scorecard(raw, min_tasks)
 
-    def guarded(handler: Callable[[], Response]) -> Response:
-        try:
-            return handler()
-        except BadParameter as exc:
-            return JSONResponse({"detail": str(exc)}, status_code=400)
-        except StoreError as exc:
-            log.error("analytics query failed: %s", str(exc)[:2000])
-            return JSONResponse({"detail": "the store could not be read; retry shortly"}, status_code=503)
-
     def answer(frame: pl.DataFrame, fmt: str, meta: dict[str, Any]) -> Response:
         if fmt == "arrow":
             return _arrow(frame)
@@ -167,14 +155,10 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         format: Format = "json",
         filters: CohortFilters,
     ) -> Response:
-
-        def handle() -> Response:
-            dims = dimensions(by)
-            since_ns, until_ns = window(since, until)
-            frame = breakdown(base_params(project, since_ns, until_ns, filters), dims, min_tasks)
-            return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
-
-        return guarded(handle)
+        dims = dimensions(by)
+        since_ns, until_ns = window(since, until)
+        frame = breakdown(base_params(project, since_ns, until_ns, filters), dims, min_tasks)
+        return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
 
     @router.get("/stages", summary="Time per stage and each stage's share of the slowest 5% of requests")
     def stages(
@@ -187,16 +171,12 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         format: Format = "json",
         filters: CohortFilters,
     ) -> Response:
-
-        def handle() -> Response:
-            dims = dimensions(by)
-            since_ns, until_ns = window(since, until)
-            params = base_params(project, since_ns, until_ns, filters)
-            frame = run(sql.stage_latency(dims, filtered(params)), params)
-            frame = frame.with_columns(judgeable=pl.col("tasks") >= min_tasks)
-            return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
-
-        return guarded(handle)
+        dims = dimensions(by)
+        since_ns, until_ns = window(since, until)
+        params = base_params(project, since_ns, until_ns, filters)
+        frame = run(sql.stage_latency(dims, filtered(params)), params)
+        frame = frame.with_columns(judgeable=pl.col("tasks") >= min_tasks)
+        return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
 
     @router.get("/week-over-week", summary="Each metric against the previous window, changes flagged")
     def week_over_week(
@@ -209,24 +189,20 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         format: Format = "json",
         filters: CohortFilters,
     ) -> Response:
-
-        def handle() -> Response:
-            dims = dimensions(by)
-            until_ns = _time("until", until, time.time_ns())
-            span = int(days * DAY_NS)
-            current = breakdown(base_params(project, until_ns - span, until_ns, filters), dims, min_tasks)
-            previous = breakdown(
-                base_params(project, until_ns - 2 * span, until_ns - span - 1, filters), dims, min_tasks
-            )
-            frame = compare(previous, current, dims, min_tasks)
-            meta = {
-                "by": dims,
-                "current": {"since": iso_ns(until_ns - span), "until": iso_ns(until_ns)},
-                "previous": {"since": iso_ns(until_ns - 2 * span), "until": iso_ns(until_ns - span - 1)},
-            }
-            return answer(frame, format, meta)
-
-        return guarded(handle)
+        dims = dimensions(by)
+        until_ns = _time("until", until, time.time_ns())
+        span = int(days * DAY_NS)
+        current = breakdown(base_params(project, until_ns - span, until_ns, filters), dims, min_tasks)
+        previous = breakdown(
+            base_params(project, until_ns - 2 * span, until_ns - span - 1, filters), dims, min_tasks
+        )
+        frame = compare(previous, current, dims, min_tasks)
+        meta = {
+            "by": dims,
+            "current": {"since": iso_ns(until_ns - span), "until": iso_ns(until_ns)},
+            "previous": {"since": iso_ns(until_ns - 2 * span), "until": iso_ns(until_ns - span - 1)},
+        }
+        return answer(frame, format, meta)
 
     @router.get("/compare", summary="Baseline vs candidate release, prompt version or model route")
     def compare_versions(
@@ -242,37 +218,31 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         format: Format = "json",
         filters: CohortFilters,
     ) -> Response:
+        dims = dimensions(by)
+        if dimension in dims:
+            raise BadParameter(f"query parameter 'by': cannot group by {dimension!r}, the compared dimension")
+        since_ns, until_ns = window(since, until)
 
-        def handle() -> Response:
-            dims = dimensions(by)
-            if dimension in dims:
-                raise BadParameter(
-                    f"query parameter 'by': cannot group by {dimension!r}, the compared dimension"
-                )
-            since_ns, until_ns = window(since, until)
+        def side(value: str, group: list[str]) -> pl.DataFrame:
+            params = base_params(project, since_ns, until_ns, {**filters, dimension: value})
+            return breakdown(params, group, min_tasks)
 
-            def side(value: str, group: list[str]) -> pl.DataFrame:
-                params = base_params(project, since_ns, until_ns, {**filters, dimension: value})
-                return breakdown(params, group, min_tasks)
-
-            rows = compare(side(baseline, dims), side(candidate, dims), dims, min_tasks)
-            overall = compare(side(baseline, []), side(candidate, []), [], min_tasks)
-            if format == "arrow":
-                return _arrow(rows)
-            return JSONResponse(
-                {
-                    "by": dims,
-                    "dimension": dimension,
-                    "baseline": baseline,
-                    "candidate": candidate,
-                    "since": iso_ns(since_ns),
-                    "until": iso_ns(until_ns),
-                    "overall": _rows(overall)[0] if overall.height else None,
-                    "rows": _rows(rows),
-                }
-            )
-
-        return guarded(handle)
+        rows = compare(side(baseline, dims), side(candidate, dims), dims, min_tasks)
+        overall = compare(side(baseline, []), side(candidate, []), [], min_tasks)
+        if format == "arrow":
+            return _arrow(rows)
+        return JSONResponse(
+            {
+                "by": dims,
+                "dimension": dimension,
+                "baseline": baseline,
+                "candidate": candidate,
+                "since": iso_ns(since_ns),
+                "until": iso_ns(until_ns),
+                "overall": _rows(overall)[0] if overall.height else None,
+                "rows": _rows(rows),
+            }
+        )
 
     @router.get("/examples", summary="The newest good path, bad path and escalation in a window")
     def examples(
@@ -282,21 +252,17 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         until: Until = None,
         filters: CohortFilters,
     ) -> Response:
-
-        def handle() -> Response:
-            since_ns, until_ns = window(since, until)
-            params = base_params(project, since_ns, until_ns, filters)
-            frame = run(sql.examples(filtered(params)), params)
-            found: dict[str, Any] = {"good": None, "bad": None, "escalated": None}
-            for row in frame.to_dicts():
-                found[row["category"]] = {
-                    "trace_id": row["trace_id"],
-                    "start_time": iso_ns(row["start_ns"]),
-                    "name": row["name"],
-                    "reason": row["reason"],
-                }
-            return JSONResponse(found)
-
-        return guarded(handle)
+        since_ns, until_ns = window(since, until)
+        params = base_params(project, since_ns, until_ns, filters)
+        frame = run(sql.examples(filtered(params)), params)
+        found: dict[str, Any] = {"good": None, "bad": None, "escalated": None}
+        for row in frame.to_dicts():
+            found[row["category"]] = {
+                "trace_id": row["trace_id"],
+                "start_time": iso_ns(row["start_ns"]),
+                "name": row["name"],
+                "reason": row["reason"],
+            }
+        return JSONResponse(found)
 
     return router

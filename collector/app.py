@@ -121,6 +121,11 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     async def bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
         return _api_error(400, str(exc))
 
+    @app.exception_handler(StoreError)
+    async def store_unavailable(request: Request, exc: StoreError) -> JSONResponse:
+        log.error("%s %s: %s", request.method, request.url.path, str(exc)[:2000])
+        return _api_error(503, "the store could not be read; retry shortly", RETRY_AFTER_S)
+
     @app.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, optionally gzip)")
     async def export_traces(request: Request) -> Response:
         media = otlp.JSON  # an unsupported Content-Type is answered in JSON
@@ -196,11 +201,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             "limit": limit + 1,
             "offset": offset,
         }
-        try:
-            table = store.query(queries.trace_list(sort), params)
-        except StoreError as exc:
-            log.error("trace list failed: %s", exc)
-            return _api_error(503, "the store could not be read; retry shortly")
+        table = store.query(queries.trace_list(sort), params)
         rows = trace_rows(pl.from_arrow(table), prices)  # type: ignore[arg-type]
         return JSONResponse(
             {"traces": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
@@ -224,11 +225,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             "limit": limit + 1,
             "offset": offset,
         }
-        try:
-            table = store.query(queries.FEEDBACK_INBOX, params)
-        except StoreError as exc:
-            log.error("feedback inbox failed: %s", exc)
-            return _api_error(503, "the store could not be read; retry shortly")
+        table = store.query(queries.FEEDBACK_INBOX, params)
         events = feedback_events(pl.from_arrow(table))  # type: ignore[arg-type]
         return JSONResponse(
             {"events": events[:limit], "limit": limit, "offset": offset, "has_more": len(events) > limit}
@@ -244,12 +241,8 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             )
         trace_id = trace_id.lower()
         params = {"project": project, "trace_id": trace_id}
-        try:
-            table = store.query(queries.TRACE_SPANS, params)
-            events = feedback_events(pl.from_arrow(store.query(queries.TRACE_FEEDBACK, params)))  # type: ignore[arg-type]
-        except StoreError as exc:
-            log.error("trace lookup failed: %s", exc)
-            return _api_error(503, "the store could not be read; retry shortly")
+        table = store.query(queries.TRACE_SPANS, params)
+        events = feedback_events(pl.from_arrow(store.query(queries.TRACE_FEEDBACK, params)))  # type: ignore[arg-type]
         if table.num_rows == 0:
             waiting = f" {len(events)} feedback events are waiting for its spans." if events else ""
             return _api_error(

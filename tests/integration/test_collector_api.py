@@ -306,6 +306,38 @@ def test_store_failure_is_503_with_retry_after(store: Store) -> None:
     assert "store unavailable" in status_pb2.Status.FromString(resp.content).message
 
 
+class UnreadableStore:
+    """The real store with reads failing (writes still work): a fault injection point."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def query(self, sql: str, params: object = None) -> object:
+        raise StoreError("disk unreadable (injected)")
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/traces/4bf92f3577b34da6a3ce929d0e0e4736",
+        "/api/traces",
+        "/api/feedback",
+        "/api/analytics/cohorts?by=tenant",
+        "/api/analytics/stages",
+        "/api/analytics/compare?dimension=release&baseline=a&candidate=b",
+    ],
+)
+def test_unreadable_store_is_503_with_retry_after(store: Store, path: str) -> None:
+    with TestClient(create_app(UnreadableStore(store), Settings())) as c:  # type: ignore[arg-type]
+        resp = c.get(path)
+    assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+    assert resp.json()["detail"] == "the store could not be read; retry shortly"
+    assert "injected" not in resp.text  # the store's own message stays in the log
+
+
 def test_overload_is_503_before_accepting(store: Store) -> None:
     before = span_count(store)
     with TestClient(create_app(store, Settings(max_pending_rows=3))) as tiny:
