@@ -42,6 +42,7 @@ def params(end_ns: int, days: float, **overrides: object) -> dict[str, object]:
         "release": "",
         "prompt": "",
         "model": "",
+        "corpus": "",
         "errors_only": False,
         "negative": "",
         "min_duration_ns": 0,

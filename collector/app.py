@@ -176,7 +176,8 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         intent: Filter = "",
         release: Filter = "",
         prompt: Annotated[str, Query(max_length=200, description="name@version")] = "",
-        model: Filter = "",
+        model: Annotated[str, Query(max_length=200, description="a model, or a provider/model route")] = "",
+        corpus: Annotated[str, Query(max_length=200, description="name@version")] = "",
         sort: Annotated[str, Query(pattern="^(newest|slowest)$")] = "newest",
         status: Annotated[str, Query(pattern="^(|any|error)$", description="error: traces with errors")] = "",
         negative_feedback: Annotated[
@@ -195,6 +196,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             "release": release,
             "prompt": prompt,
             "model": model,
+            "corpus": corpus,
             "errors_only": status == "error",
             "negative": "" if negative_feedback is None else str(negative_feedback).lower(),
             "min_duration_ns": int(min_duration_ms * 1e6),

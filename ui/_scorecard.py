@@ -238,9 +238,8 @@ def trace_filters(
     row: dict[str, Any], by: list[str], since: str, until: str, filters: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[str]]:
     """The ``GET /api/traces`` parameters that select a cohort's requests (its ``by`` values
-    and the page's ``filters``), and what could not be expressed there (a missing value, a
-    corpus): the list is then wider than the cohort. ``day`` narrows the window; a model route
-    ``provider/model`` filters on the model."""
+    and the page's ``filters``), and what could not be expressed there (a missing value): the
+    list is then wider than the cohort. ``day`` narrows the window."""
     params: dict[str, Any] = {"since": since, "until": until}
     loose = []
     wanted = {**(filters or {}), **{d: row.get(d) for d in by}}
@@ -251,10 +250,6 @@ def trace_filters(
             start = datetime.combine(date.fromisoformat(str(v)[:10]), datetime.min.time(), UTC)
             params["since"] = max(since, iso(start))
             params["until"] = min(until, iso(start + timedelta(days=1)))
-        elif d == "model":
-            params["model"] = str(v).split("/", 1)[-1]
-        elif d == "corpus":
-            loose.append(f"corpus {v}")
         else:
             params[d] = v
     return params, loose

@@ -278,7 +278,12 @@ FROM (
                 OR countIf(concat(prompt_name, '@', prompt_version) = {prompt:String}) > 0)
            AND ({release:String} = '' OR countIf(release = {release:String}) > 0)
            AND ({model:String} = ''
-                OR countIf(request_model = {model:String} OR response_model = {model:String}) > 0)
+                OR countIf(request_model = {model:String} OR response_model = {model:String}
+                           OR (provider != '' AND {model:String} IN (concat(provider, '/', request_model),
+                                                                    concat(provider, '/', fallback_from))))
+                   > 0)
+           AND ({corpus:String} = ''
+                OR countIf(concat(corpus, '@', corpus_version) = {corpus:String}) > 0)
            AND (NOT {errors_only:Bool} OR t_errors > 0)
            AND t_end_ns - t_start_ns >= {min_duration_ns:Int64}
     ) AS t

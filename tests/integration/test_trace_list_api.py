@@ -146,6 +146,22 @@ def test_slowest_first_and_intent_and_prompt_filters(client: TestClient) -> None
     assert ids(listing(client, project, intent="billing")) == [tid.hex()]
     assert ids(listing(client, project, prompt="classify@v2")) == [tid.hex()]
     assert ids(listing(client, project, prompt="classify@v1")) == []
+    tid2 = P.new_trace_id()
+    root2 = P.span(tid2, name="search", start_ns=T0)
+    docs = P.span(
+        tid2,
+        name="kb",
+        parent=root2.span_id,
+        start_ns=T0,
+        attrs={"spyglass.span.kind": "retrieval", "gen_ai.data_source.id": "kb"},
+    )
+    docs.attributes.extend(P.kvs({"spyglass.retrieval.corpus_version": "2026-11-01"}))
+    routed = llm(tid2, root2.span_id, T0, "gpt-4o-mini", (1, 1), **{"gen_ai.provider.name": "openai"})
+    routed.attributes.extend(P.kvs({"spyglass.llm.fallback_from": "gpt-4o"}))
+    send(client, project, root2, docs, routed)
+    assert ids(listing(client, project, corpus="kb@2026-11-01")) == [tid2.hex()]
+    assert ids(listing(client, project, model="openai/gpt-4o-mini")) == [tid2.hex()]
+    assert ids(listing(client, project, model="openai/gpt-4o")) == [tid2.hex()]  # the route it fell back from
     resp = client.get("/api/traces", params={"sort": "oldest"})
     assert resp.status_code == 400 and "'sort'" in resp.json()["detail"]
 

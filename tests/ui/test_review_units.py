@@ -112,10 +112,11 @@ def test_trace_filters_of_a_cohort() -> None:
         "since": "2026-11-20T00:00:00.000000Z",
         "until": "2026-11-21T00:00:00.000000Z",
         "tenant": "acme",
-        "model": "gpt-4o",  # the trace list filters on the model, not the provider/model route
+        "model": "openai/gpt-4o",  # the trace list takes the provider/model route as is
+        "corpus": "kb@1",
         "intent": "refund",
     }
-    assert loose == ["corpus kb@1", "release (none)"]
+    assert loose == ["release (none)"]
 
 
 def test_chart_data_comes_from_the_rows() -> None:

@@ -47,6 +47,7 @@ def test_feedback_column_list_matches_the_table() -> None:
             {
                 *("project", "since_ns", "until_ns", "tenant", "workflow", "intent", "release", "prompt"),
                 "model",
+                "corpus",
                 *("errors_only", "negative", "min_duration_ns", "limit", "offset"),
             },
         ),
