@@ -134,12 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--prices", default=None, help="TOML price table overriding and extending the shipped one"
     )
     up.add_argument("--demo", action="store_true", help="load demo data (spyglass demo) once started")
-    up.add_argument("--demo-traces", type=int, default=2000, help="how many demo traces (default 2000)")
+    up.add_argument("--demo-traces", type=int, default=4000, help="how many demo traces (default 4000)")
     up.set_defaults(func=_cmd_up)
 
     demo = sub.add_parser("demo", help="send a realistic demo workload to a running collector")
     demo.add_argument("--endpoint", default=None, help=f"collector URL (default {DEFAULT_ENDPOINT})")
-    demo.add_argument("--traces", type=int, default=2000, help="how many requests (default 2000)")
+    demo.add_argument("--traces", type=int, default=4000, help="how many requests (default 4000)")
     demo.add_argument("--days", type=int, default=14, help="spread over the last N days (default 14)")
     demo.add_argument("--seed", type=int, default=7, help="same seed, same data (default 7)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
