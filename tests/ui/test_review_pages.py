@@ -4,8 +4,8 @@ planted problems (globex's slow ``lookup_customer`` tool in the newest week, pro
 at 18% thumbs-down against 6% for v3). No mocks.
 
 The demo runs once for the module, in its own project (so the session's other data never
-mixes in), with its window ending at midnight UTC today: its newest week is then exactly the
-seven whole days before today, the window the pages are opened on.
+mixes in), with its window ending at a fixed midnight UTC (the same data on every run): its newest week is
+then exactly the seven whole days before that "today", the window the pages are opened on.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ APP = ROOT / "ui" / "app.py"
 TIMEOUT = 60
 TRACES = 2000  # at 400 the v4 thumbs-down rise is real but inside the API's 99.9% noise band
 DAY = 86_400
-NOW = int(time.time()) // DAY * DAY  # midnight UTC today: within the last day
+NOW = 1_789_948_800  # a fixed midnight UTC (2026-09-21): the same demo data every day
 TODAY = datetime.fromtimestamp(NOW, UTC).date()
 WEEK = (TODAY - timedelta(days=7), TODAY - timedelta(days=1))  # the demo's newest week
 ALL = (TODAY - timedelta(days=14), TODAY - timedelta(days=1))  # all of the demo's 14 days
