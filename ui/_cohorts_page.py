@@ -15,7 +15,7 @@ import streamlit as st
 from spyglass.ui import _review, _review_charts, _scorecard
 from spyglass.ui._client import CollectorError
 from spyglass.ui._format import md
-from spyglass.ui._page import client, project, show_error
+from spyglass.ui._page import TRACE_LINK, client, project, show_error
 from spyglass.ui._traces_page import table as trace_table
 
 PAGE = "cohorts"
@@ -101,7 +101,7 @@ def worst_traces(
         st.dataframe(
             trace_table(found, project()),
             hide_index=True,
-            column_config={"trace": _review.TRACE_LINK},
+            column_config={"trace": TRACE_LINK},
         )
 
 

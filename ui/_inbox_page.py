@@ -14,7 +14,7 @@ import streamlit as st
 from spyglass.ui._client import CollectorError
 from spyglass.ui._feedback import SOURCES, verdict
 from spyglass.ui._format import since, timestamp
-from spyglass.ui._page import client, project, show_error, trace_link
+from spyglass.ui._page import TRACE_LINK, client, pager, project, show_error, trace_link
 
 STATES = {"open": "Open", "resolved": "Resolved", "all": "All"}
 RANGES = {
@@ -88,19 +88,9 @@ def main() -> None:
         st.dataframe(
             table(events, project()),
             hide_index=True,
-            column_config={
-                "trace": st.column_config.LinkColumn(
-                    "trace", display_text=r"trace_id=([0-9a-fA-F]+)", help="Open the trace page"
-                ),
-            },
+            column_config={"trace": TRACE_LINK},
         )
-    previous, _, following = st.columns([1, 4, 1])
-    if previous.button("← Newer", disabled=offset == 0, key="inbox_newer"):
-        st.session_state[OFFSET_KEY] = max(0, offset - LIMIT)
-        st.rerun()
-    if following.button("Older →", disabled=not result.get("has_more"), key="inbox_older"):
-        st.session_state[OFFSET_KEY] = offset + LIMIT
-        st.rerun()
+    pager("inbox", OFFSET_KEY, offset, LIMIT, bool(result.get("has_more")))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,11 @@ from ._format import md
 
 PROJECT_KEY = "project"
 
+TRACE_LINK = st.column_config.LinkColumn(
+    "trace", display_text=r"trace_id=([0-9a-fA-F]+)", help="Open the trace page"
+)
+"""A table column of ``trace_link`` values, shown as the trace ID."""
+
 
 def client() -> Client:
     """The collector named by ``SPYGLASS_ENDPOINT``."""
@@ -49,3 +54,15 @@ def show_error(err: CollectorError) -> None:
         st.error(f"The collector answered {err.status}: {md(err.detail)}", icon=":material/error:")
     else:
         st.error(md(err), icon=":material/error:")
+
+
+def pager(name: str, offset_key: str, offset: int, limit: int, has_more: bool) -> None:
+    """Newer / Older buttons (keys ``<name>_newer``, ``<name>_older``) moving
+    ``st.session_state[offset_key]`` by ``limit`` rows."""
+    previous, _, following = st.columns([1, 4, 1])
+    if previous.button("← Newer", disabled=offset == 0, key=f"{name}_newer"):
+        st.session_state[offset_key] = max(0, offset - limit)
+        st.rerun()
+    if following.button("Older →", disabled=not has_more, key=f"{name}_older"):
+        st.session_state[offset_key] = offset + limit
+        st.rerun()

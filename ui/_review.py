@@ -26,9 +26,6 @@ FLAG_STYLES = {
     "worse": "background-color: rgba(255, 75, 75, 0.28)",
     "better": "background-color: rgba(33, 195, 84, 0.28)",
 }
-TRACE_LINK = st.column_config.LinkColumn(
-    "trace", display_text=r"trace_id=([0-9a-fA-F]+)", help="Open the trace page"
-)
 
 
 @dataclass(frozen=True)

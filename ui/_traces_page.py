@@ -13,7 +13,7 @@ import streamlit as st
 
 from spyglass.ui._client import CollectorError
 from spyglass.ui._format import duration, since, timestamp, trace_cost
-from spyglass.ui._page import client, project, show_error, trace_link
+from spyglass.ui._page import TRACE_LINK, client, pager, project, show_error, trace_link
 
 RANGES = {
     "last 15 minutes": timedelta(minutes=15),
@@ -118,19 +118,9 @@ def main() -> None:
         st.dataframe(
             table(rows, project()),
             hide_index=True,
-            column_config={
-                "trace": st.column_config.LinkColumn(
-                    "trace", display_text=r"trace_id=([0-9a-fA-F]+)", help="Open the trace page"
-                ),
-            },
+            column_config={"trace": TRACE_LINK},
         )
-    previous, _, following = st.columns([1, 4, 1])
-    if previous.button("← Newer", disabled=offset == 0, key="traces_newer"):
-        st.session_state[OFFSET_KEY] = max(0, offset - int(params["limit"]))
-        st.rerun()
-    if following.button("Older →", disabled=not result.get("has_more"), key="traces_older"):
-        st.session_state[OFFSET_KEY] = offset + int(params["limit"])
-        st.rerun()
+    pager("traces", OFFSET_KEY, offset, int(params["limit"]), bool(result.get("has_more")))
 
 
 if __name__ == "__main__":
