@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import polars as pl
@@ -96,7 +97,7 @@ def cohort_filters(
     intent: Text = "",
     release: Text = "",
     prompt: Annotated[str, Query(max_length=200, description="name@version")] = "",
-    model: Annotated[str, Query(max_length=200, description="provider/model route")] = "",
+    model: Annotated[str, Query(max_length=200, description="a provider/model route (or a model)")] = "",
     corpus: Annotated[str, Query(max_length=200, description="name@version")] = "",
 ) -> dict[str, str]:
     """The cohort filters, each an exact value of its dimension (empty = any)."""
@@ -112,6 +113,36 @@ def cohort_filters(
 
 
 CohortFilters = Annotated[dict[str, str], Depends(cohort_filters)]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What every review query shares: the project, the grouping, the cohort filters, the
+    smallest cohort judged and the answer's format."""
+
+    project: str
+    dims: list[str]
+    filters: dict[str, str]
+    min_tasks: int
+    format: str
+
+
+def review_scope(
+    filters: CohortFilters,
+    project: Text = "default",
+    by: By = "",
+    min_tasks: MinTasks = MIN_TASKS,
+    format: Format = "json",
+) -> Scope:
+    return Scope(project, dimensions(by), filters, min_tasks, format)
+
+
+def review_window(since: Since = None, until: Until = None) -> tuple[int, int]:
+    return window(since, until)
+
+
+ReviewScope = Annotated[Scope, Depends(review_scope)]
+ReviewWindow = Annotated[tuple[int, int], Depends(review_window)]
 
 
 def create_router(store: Store, prices: PriceTable) -> APIRouter:
@@ -145,51 +176,26 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         return JSONResponse({**meta, "rows": _rows(frame)})
 
     @router.get("/cohorts", summary="Cohort scorecard: rates with intervals, latency, cost per task")
-    def cohorts(
-        *,
-        project: Text = "default",
-        since: Since = None,
-        until: Until = None,
-        by: By = "",
-        min_tasks: MinTasks = MIN_TASKS,
-        format: Format = "json",
-        filters: CohortFilters,
-    ) -> Response:
-        dims = dimensions(by)
-        since_ns, until_ns = window(since, until)
-        frame = breakdown(base_params(project, since_ns, until_ns, filters), dims, min_tasks)
-        return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
+    def cohorts(scope: ReviewScope, span: ReviewWindow) -> Response:
+        (since_ns, until_ns), dims = span, scope.dims
+        frame = breakdown(
+            base_params(scope.project, since_ns, until_ns, scope.filters), dims, scope.min_tasks
+        )
+        return answer(frame, scope.format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
 
     @router.get("/stages", summary="Time per stage and each stage's share of the slowest 5% of requests")
-    def stages(
-        *,
-        project: Text = "default",
-        since: Since = None,
-        until: Until = None,
-        by: By = "",
-        min_tasks: MinTasks = MIN_TASKS,
-        format: Format = "json",
-        filters: CohortFilters,
-    ) -> Response:
-        dims = dimensions(by)
-        since_ns, until_ns = window(since, until)
-        params = base_params(project, since_ns, until_ns, filters)
+    def stages(scope: ReviewScope, span: ReviewWindow) -> Response:
+        (since_ns, until_ns), dims = span, scope.dims
+        params = base_params(scope.project, since_ns, until_ns, scope.filters)
         frame = run(sql.stage_latency(dims, filtered(params)), params)
-        frame = frame.with_columns(judgeable=pl.col("tasks") >= min_tasks)
-        return answer(frame, format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
+        frame = frame.with_columns(judgeable=pl.col("tasks") >= scope.min_tasks)
+        return answer(frame, scope.format, {"by": dims, "since": iso_ns(since_ns), "until": iso_ns(until_ns)})
 
     @router.get("/week-over-week", summary="Each metric against the previous window, changes flagged")
     def week_over_week(
-        *,
-        project: Text = "default",
-        until: Until = None,
-        days: Annotated[float, Query(gt=0, le=366)] = 7,
-        by: By = "",
-        min_tasks: MinTasks = MIN_TASKS,
-        format: Format = "json",
-        filters: CohortFilters,
+        scope: ReviewScope, until: Until = None, days: Annotated[float, Query(gt=0, le=366)] = 7
     ) -> Response:
-        dims = dimensions(by)
+        dims, project, filters, min_tasks = scope.dims, scope.project, scope.filters, scope.min_tasks
         until_ns = _time("until", until, time.time_ns())
         span = int(days * DAY_NS)
         current = breakdown(base_params(project, until_ns - span, until_ns, filters), dims, min_tasks)
@@ -202,7 +208,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
             "current": {"since": iso_ns(until_ns - span), "until": iso_ns(until_ns)},
             "previous": {"since": iso_ns(until_ns - 2 * span), "until": iso_ns(until_ns - span - 1)},
         }
-        return answer(frame, format, meta)
+        return answer(frame, scope.format, meta)
 
     @router.get("/compare", summary="Baseline vs candidate release, prompt version or model route")
     def compare_versions(
@@ -210,26 +216,20 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         dimension: Annotated[str, Query(pattern="^(release|prompt|model|corpus)$")],
         baseline: Annotated[str, Query(min_length=1, max_length=200)],
         candidate: Annotated[str, Query(min_length=1, max_length=200)],
-        project: Text = "default",
-        since: Since = None,
-        until: Until = None,
-        by: By = "",
-        min_tasks: MinTasks = MIN_TASKS,
-        format: Format = "json",
-        filters: CohortFilters,
+        scope: ReviewScope,
+        span: ReviewWindow,
     ) -> Response:
-        dims = dimensions(by)
+        (since_ns, until_ns), dims, min_tasks = span, scope.dims, scope.min_tasks
         if dimension in dims:
             raise BadParameter(f"query parameter 'by': cannot group by {dimension!r}, the compared dimension")
-        since_ns, until_ns = window(since, until)
 
         def side(value: str, group: list[str]) -> pl.DataFrame:
-            params = base_params(project, since_ns, until_ns, {**filters, dimension: value})
+            params = base_params(scope.project, since_ns, until_ns, {**scope.filters, dimension: value})
             return breakdown(params, group, min_tasks)
 
         rows = compare(side(baseline, dims), side(candidate, dims), dims, min_tasks)
         overall = compare(side(baseline, []), side(candidate, []), [], min_tasks)
-        if format == "arrow":
+        if scope.format == "arrow":
             return _arrow(rows)
         return JSONResponse(
             {
@@ -245,14 +245,8 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         )
 
     @router.get("/examples", summary="The newest good path, bad path and escalation in a window")
-    def examples(
-        *,
-        project: Text = "default",
-        since: Since = None,
-        until: Until = None,
-        filters: CohortFilters,
-    ) -> Response:
-        since_ns, until_ns = window(since, until)
+    def examples(filters: CohortFilters, span: ReviewWindow, project: Text = "default") -> Response:
+        since_ns, until_ns = span
         params = base_params(project, since_ns, until_ns, filters)
         frame = run(sql.examples(filtered(params)), params)
         found: dict[str, Any] = {"good": None, "bad": None, "escalated": None}

@@ -23,7 +23,7 @@ from spyglass.analytics import build_trace, feedback_events, trace_rows
 from spyglass.analytics.cost import PriceTable
 
 from . import feedback, otlp
-from .analytics_api import BadParameter, create_router, window
+from .analytics_api import BadParameter, CohortFilters, create_router, window
 from .normalize import Normalized, normalize
 from .settings import Settings
 from .store import Store, StoreError, queries
@@ -67,7 +67,6 @@ def _decode(body: bytes, media: str, encoding: str | None, settings: Settings) -
 Project = Annotated[str, Query(max_length=200, description="the project (default: default)")]
 Limit = Annotated[int, Query(ge=1, le=500, description="rows per page")]
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="rows to skip")]
-Filter = Annotated[str, Query(max_length=200)]
 
 
 def _window(since: str | None, until: str | None, default_days: int) -> dict[str, int]:
@@ -168,16 +167,10 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
 
     @app.get("/api/traces", summary="Recent traces, newest first, with filters and paging")
     def list_traces(
+        filters: CohortFilters,
         project: Project = "default",
         since: Annotated[str | None, Query(description="ISO 8601; default: 7 days before until")] = None,
         until: Annotated[str | None, Query(description="ISO 8601; default: now")] = None,
-        tenant: Filter = "",
-        workflow: Filter = "",
-        intent: Filter = "",
-        release: Filter = "",
-        prompt: Annotated[str, Query(max_length=200, description="name@version")] = "",
-        model: Annotated[str, Query(max_length=200, description="a model, or a provider/model route")] = "",
-        corpus: Annotated[str, Query(max_length=200, description="name@version")] = "",
         sort: Annotated[str, Query(pattern="^(newest|slowest)$")] = "newest",
         status: Annotated[str, Query(pattern="^(|any|error)$", description="error: traces with errors")] = "",
         negative_feedback: Annotated[
@@ -190,13 +183,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         params: dict[str, Any] = {
             "project": project,
             **_window(since, until, 7),
-            "tenant": tenant,
-            "workflow": workflow,
-            "intent": intent,
-            "release": release,
-            "prompt": prompt,
-            "model": model,
-            "corpus": corpus,
+            **filters,
             "errors_only": status == "error",
             "negative": "" if negative_feedback is None else str(negative_feedback).lower(),
             "min_duration_ns": int(min_duration_ms * 1e6),
