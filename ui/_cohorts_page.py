@@ -124,14 +124,10 @@ def main() -> None:
         key=f"{PAGE}_rank",
     )
     filters = _review.filters(PAGE)
-    result = _review.call("cohorts", since=win.since, until=win.until, by=by, **filters)
-    if result is None:
+    found = _review.cohort_rows("cohorts", win, filters, by)
+    if found is None:
         return
-    rows = [r for r in result.get("rows") or [] if r.get("tasks")]
-    if not _review.has_requests(rows):
-        _review.empty_state(win, bool(filters))
-        return
-    rows = _scorecard.ranked(rows, str(rank))
+    rows = _scorecard.ranked(found, str(rank))
     # days differ between two windows: grouped by day, no cohort has a previous week
     wow = week_over_week(win, by, filters) if "day" not in by else {}
     scorecard(rows, by, wow, win.days)

@@ -65,12 +65,8 @@ def main() -> None:
         win = _review.window(PAGE)
     dimension = str(top[1].selectbox("By", DIMENSIONS, key=f"{PAGE}_dimension"))
     filters = _review.filters(PAGE)
-    result = _review.call("cohorts", since=win.since, until=win.until, by=[dimension], **filters)
-    if result is None:
-        return
-    rows = [r for r in result.get("rows") or [] if r.get("tasks")]
-    if not _review.has_requests(rows):
-        _review.empty_state(win, bool(filters))
+    rows = _review.cohort_rows("cohorts", win, filters, [dimension])
+    if rows is None:
         return
     unpriced(rows, dimension)
     daily = _review.call("cohorts", since=win.since, until=win.until, by=[dimension, "day"], **filters)

@@ -53,12 +53,8 @@ def main() -> None:
     with top[1]:
         by = _review.grouping(PAGE, ["tenant"], (*_scorecard.DIMENSIONS, "day"))
     filters = _review.filters(PAGE)
-    result = _review.call("stages", since=win.since, until=win.until, by=by, **filters)
-    if result is None:
-        return
-    rows = [r for r in result.get("rows") or [] if r.get("tasks")]
-    if not _review.has_requests(rows):
-        _review.empty_state(win, bool(filters))
+    rows = _review.cohort_rows("stages", win, filters, by)
+    if rows is None:
         return
     rows.sort(key=lambda r: not r.get("judgeable"))  # stable: by cohort, small ones last
     judged = [r for r in rows if r.get("judgeable")]

@@ -119,8 +119,19 @@ def call(report: str, **params: Any) -> dict[str, Any] | None:
         return None
 
 
-def has_requests(rows: list[dict[str, Any]]) -> bool:
-    return any((r.get("tasks") or 0) > 0 for r in rows)
+def cohort_rows(
+    report: str, win: Window, filters: dict[str, str], by: list[str]
+) -> list[dict[str, Any]] | None:
+    """The rows of ``report`` that hold requests, or ``None`` after showing why there are none
+    (a failed call, or no requests in the window)."""
+    result = call(report, since=win.since, until=win.until, by=by, **filters)
+    if result is None:
+        return None
+    rows = [r for r in result.get("rows") or [] if r.get("tasks")]
+    if not rows:
+        empty_state(win, bool(filters))
+        return None
+    return rows
 
 
 def empty_state(win: Window, filtered: bool) -> None:

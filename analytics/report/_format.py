@@ -63,6 +63,11 @@ def interval(fmt: Any, value: Any, lo: Any, hi: Any) -> str:
     return fmt(value)
 
 
+def metric_interval(fmt: Any, row: dict[str, Any], metric: str) -> str:
+    """``interval`` of ``row[metric]`` with its ``_lo``/``_hi`` bounds from the same row."""
+    return interval(fmt, row.get(metric), row.get(f"{metric}_lo"), row.get(f"{metric}_hi"))
+
+
 def change(kind: str, base: Any, cand: Any) -> str:
     """The change from ``base`` to ``cand``: percentage points for rates, percent otherwise."""
     if not (_ok(base) and _ok(cand)):
