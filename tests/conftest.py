@@ -3,6 +3,7 @@ embedded ClickHouse in-process, and real collector processes on 127.0.0.1)."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -110,16 +111,37 @@ def flatten(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without OpenTelemetry and Spyglass settings, SDK errors raised."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
+    env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
+    return env | extra
+
+
+def run_demo(
+    url: str, *args: str, timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``spyglass demo`` against the collector at ``url`` in its own process (``spyglass.init``
+    runs once per process): the finished process and its JSON result."""
+    done = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli._demo", url, *args, "--no-progress", "--json"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done, json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_app(
     script: str, *args: str, env: dict[str, str] | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Run a test application (``tests/apps/SCRIPT``) in its own interpreter."""
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    full_env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
-    full_env.update(env or {})
     return subprocess.run(
         [sys.executable, str(ROOT / "tests" / "apps" / script), *args],
-        env=full_env,
+        env=clean_env(**(env or {})),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -5,9 +5,7 @@ scenario generated in memory says they should. Sending it again changes nothing.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Sequence
 from typing import Any
@@ -18,7 +16,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from spyglass import attributes as A
 from spyglass.cli._demo import Workload, simulate
-from tests.conftest import CollectorProcess, flatten
+from tests.conftest import CollectorProcess, flatten, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -26,21 +24,9 @@ TRACES, SEED = 150, 1  # seed 1 at this size has fallbacks, denials, errors, emp
 NOW = 1_795_000_000 - 1_795_000_000 % 3600  # fixed window end: the same data on every run
 
 
-def run_demo(url: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
-    """The demo as its own process (``spyglass.init`` runs once per process)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
-    args = ["--traces", str(TRACES), "--seed", str(SEED), "--now", str(NOW), "--no-progress", "--json"]
-    done = subprocess.run(
-        [sys.executable, "-m", "spyglass.cli._demo", url, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done, json.loads(done.stdout.strip().splitlines()[-1])
+def demo_run(url: str) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """The test's demo scenario sent to the collector at ``url``."""
+    return run_demo(url, "--traces", str(TRACES), "--seed", str(SEED), "--now", str(NOW), timeout=120)
 
 
 def get_trace(url: str, trace_id: str) -> dict[str, Any]:
@@ -55,7 +41,7 @@ def expected() -> tuple[Workload, Sequence[ReadableSpan]]:
 
 @pytest.fixture(scope="module")
 def sent(collector: CollectorProcess) -> tuple[str, dict[str, Any]]:
-    done, result = run_demo(collector.url)
+    done, result = demo_run(collector.url)
     return done.stdout, result
 
 
@@ -182,7 +168,7 @@ def test_feedback_in_the_store(collector: CollectorProcess, sent: tuple[str, dic
 def test_sending_again_is_idempotent(collector: CollectorProcess, sent: tuple[str, dict[str, Any]]) -> None:
     _, first = sent
     before = {tid: get_trace(collector.url, tid) for tid in (first["bad_trace"], first["escalated_trace"])}
-    _, second = run_demo(collector.url)
+    _, second = demo_run(collector.url)
     assert second["trace_ids"] == first["trace_ids"]
     for tid, trace in before.items():
         again = get_trace(collector.url, tid)

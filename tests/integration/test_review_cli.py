@@ -6,7 +6,6 @@ as subprocesses against it, through the HTTP API only. The data sits in a projec
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CollectorProcess, free_port
+from tests.conftest import CollectorProcess, clean_env, free_port, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -25,12 +24,6 @@ NOW = 1_780_000_000 - 1_780_000_000 % 3600  # 2026-05-28T20:00:00Z: the demo's w
 PROJECT = "review-cli"
 WINDOW = ["--since", "2026-05-14", "--until", "2026-05-28"]  # whole days, the demo's 14 days
 TRACE_LINK = re.compile(r"http://ui\.example:8501/\?trace_id=([0-9a-f]{32})")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    env["SPYGLASS_RAISE_INTERNAL_ERRORS"] = "1"
-    return env | extra
 
 
 def spyglass(
@@ -50,16 +43,8 @@ def spyglass(
 @pytest.fixture(scope="module")
 def url(collector: CollectorProcess) -> str:
     args = ["--traces", "600", "--days", "14", "--seed", "11", "--now", str(NOW), "--project", PROJECT]
-    done = subprocess.run(
-        [sys.executable, "-m", "spyglass.cli._demo", collector.url, *args, "--no-progress", "--json"],
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["problems"] == []
+    _, result = run_demo(collector.url, *args)
+    assert result["problems"] == []
     return collector.url
 
 

@@ -6,9 +6,6 @@ requests: a tenant's week holds ~400, enough to tell globex's p95 moved at 99.9%
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.parse
 import urllib.request
 from typing import Any
@@ -16,7 +13,7 @@ from typing import Any
 import pytest
 
 from spyglass.cli._demo_world import PLANTED
-from tests.conftest import CollectorProcess
+from tests.conftest import CollectorProcess, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -28,18 +25,10 @@ assert NOW == 1_789_999_200 and UNTIL  # 2026-09-21T14:00:00Z
 
 @pytest.fixture(scope="module")
 def demo(collector: CollectorProcess) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    args = ["--traces", "4000", "--seed", "7", "--now", str(NOW), "--project", PROJECT, "--no-progress"]
-    done = subprocess.run(
-        [sys.executable, "-m", "spyglass.cli._demo", collector.url, *args, "--json"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
+    _, result = run_demo(
+        collector.url, "--traces", "4000", "--seed", "7", "--now", str(NOW), "--project", PROJECT
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert json.loads(done.stdout.strip().splitlines()[-1])["problems"] == []
+    assert result["problems"] == []
     return collector.url
 
 

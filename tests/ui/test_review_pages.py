@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -31,7 +29,7 @@ from streamlit.testing.v1.element_tree import Block
 from spyglass import attributes as A
 from spyglass.ui._scorecard import DASH
 from tests import payloads
-from tests.conftest import ROOT, CollectorProcess, free_port
+from tests.conftest import ROOT, CollectorProcess, free_port, run_demo
 
 pytestmark = pytest.mark.integration
 
@@ -67,41 +65,16 @@ class Demo:
     project: str
 
 
-def run_demo(url: str, project: str) -> None:
-    """The demo as its own process, its spans (resource attribute) and feedback in ``project``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_"))}
-    env.update(
-        SPYGLASS_RAISE_INTERNAL_ERRORS="1",
-        SPYGLASS_PROJECT=project,
-        OTEL_RESOURCE_ATTRIBUTES=f"{A.PROJECT}={project}",
-    )
-    args = [
-        "--traces",
-        str(TRACES),
-        "--days",
-        "14",
-        "--seed",
-        "5",
-        "--now",
-        str(NOW),
-        "--no-progress",
-        "--json",
-    ]
-    done = subprocess.run(
-        [sys.executable, "-m", "spyglass.cli._demo", url, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
+def load_demo(url: str, project: str) -> None:
+    """The demo as its own process, its spans and feedback in ``project``."""
+    args = ["--traces", str(TRACES), "--days", "14", "--seed", "5", "--now", str(NOW), "--project", project]
+    run_demo(url, *args, timeout=180)
 
 
 @pytest.fixture(scope="module")
 def demo(collector: CollectorProcess) -> Demo:
     project = f"review-{uuid.uuid4().hex[:8]}"
-    run_demo(collector.url, project)
+    load_demo(collector.url, project)
     since, until = f"{ALL[0]}T00:00:00Z", f"{TODAY}T00:00:00Z"
     seen: list[tuple[int, ...]] = []
 
