@@ -6,7 +6,6 @@ path (``otlp`` + ``normalize``), writes go through the batch writer, reads throu
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import re
@@ -15,19 +14,18 @@ from typing import Annotated, Any
 
 import polars as pl
 from fastapi import FastAPI, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from spyglass.analytics import build_trace, feedback_events, trace_rows
 from spyglass.analytics.cost import PriceTable
 
-from . import feedback, otlp
+from . import otlp
 from .analytics_api import BadParameter, CohortFilters, create_router, window
-from .normalize import Normalized, normalize
+from .ingest import Busy, Ingest, Rejected
 from .settings import Settings
 from .store import Store, StoreError, queries
-from .writer import BatchWriter, Overloaded
+from .writer import BatchWriter
 
 log = logging.getLogger("spyglass.collector")
 
@@ -57,11 +55,6 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise otlp.TooLarge(f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _decode(body: bytes, media: str, encoding: str | None, settings: Settings) -> Normalized:
-    raw = otlp.decompress(body, encoding, settings.max_body_bytes)
-    return normalize(otlp.decode(raw, media), settings.default_project)
 
 
 Project = Annotated[str, Query(max_length=200, description="the project (default: default)")]
@@ -109,6 +102,8 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     app.state.feedback_writer = feedback_writer
     app.state.store = store
     app.state.settings = settings
+    ingest = Ingest(settings, writer, feedback_writer)
+    app.state.ingest = ingest  # the one ingestion path, for every transport
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -131,18 +126,13 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         try:
             media = otlp.media_type(request.headers.get("content-type"))
             body = await _read_body(request, settings.max_body_bytes)
-            result = await run_in_threadpool(
-                _decode, body, media, request.headers.get("content-encoding"), settings
-            )
-            if result.accepted == 0 and result.rejected:
-                raise otlp.DecodeError(f"all {result.rejected} spans rejected: {result.error_message()}")
-            await asyncio.wrap_future(writer.submit(result.table))
+            result = await ingest.spans_from_body(body, media, request.headers.get("content-encoding"))
         except (otlp.DecodeError, otlp.TooLarge, otlp.UnsupportedMediaType) as exc:
             return _otlp_error(media, _CLIENT_ERRORS[type(exc)], str(exc))
-        except Overloaded as exc:
-            return _otlp_error(media, 503, f"collector busy: {exc}; retry later", RETRY_AFTER_S)
-        except StoreError as exc:
-            return _otlp_error(media, 503, f"store unavailable: {exc}; retry later", RETRY_AFTER_S)
+        except Rejected as exc:
+            return _otlp_error(media, exc.status, str(exc))
+        except Busy as exc:
+            return _otlp_error(media, 503, f"{exc}; retry later", exc.retry_after)
         content = otlp.encode_response(media, result.rejected, result.error_message())
         return Response(content=content, media_type=media)
 
@@ -155,14 +145,15 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             )
         try:
             body = await _read_body(request, settings.max_body_bytes)
-            table = await run_in_threadpool(feedback.decode, body, settings.default_project)
-            await asyncio.wrap_future(feedback_writer.submit(table))
+            table = await ingest.feedback(body)
         except otlp.TooLarge as exc:
             return _api_error(413, str(exc))
-        except (feedback.FeedbackError, otlp.DecodeError) as exc:
+        except otlp.DecodeError as exc:
             return _api_error(400, str(exc))
-        except (Overloaded, StoreError) as exc:
-            return _api_error(503, f"feedback not stored: {exc}; retry later", RETRY_AFTER_S)
+        except Rejected as exc:
+            return _api_error(exc.status, str(exc))
+        except Busy as exc:
+            return _api_error(503, f"feedback not stored: {exc}; retry later", exc.retry_after)
         return JSONResponse({"accepted": table.num_rows, "ids": table.column("event_id").to_pylist()})
 
     @app.get("/api/traces", summary="Recent traces, newest first, with filters and paging")

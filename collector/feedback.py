@@ -171,10 +171,11 @@ def _event(i: int, event: Any, default_project: str, now_ns: int) -> dict[str, A
     return row
 
 
-def decode(body: bytes, default_project: str = "default") -> pa.Table:
+def decode(body: bytes, default_project: str = "default", project: str | None = None) -> pa.Table:
     """A ``POST /v1/feedback`` body -> one Arrow table of feedback rows (``FeedbackError`` if
     any event is invalid). Events without an ``id`` get a random one; without a
-    ``timestamp``, the arrival time.
+    ``timestamp``, the arrival time. ``project``, when given (an API key's project), overrides
+    the events' own ``project`` field.
 
     Example::
 
@@ -182,6 +183,9 @@ def decode(body: bytes, default_project: str = "default") -> pa.Table:
     """
     now_ns = time.time_ns()
     rows = [_event(i, e, default_project, now_ns) for i, e in enumerate(parse_body(body))]
+    if project is not None:
+        for row in rows:
+            row["project"] = project
     columns = {name: [r[name] for r in rows] for name in SCHEMA.names}
     columns["attributes"] = [list(r["attributes"].items()) for r in rows]
     return pa.table(columns, schema=SCHEMA)

@@ -203,8 +203,13 @@ def _check_span(span: Any) -> str | None:
     return None
 
 
-def normalize(request: ExportTraceServiceRequest, default_project: str = "default") -> Normalized:
-    """Turn one export request into span rows (an Arrow table in ``SPAN_COLUMNS`` order)."""
+def normalize(
+    request: ExportTraceServiceRequest, default_project: str = "default", project: str | None = None
+) -> Normalized:
+    """Turn one export request into span rows (an Arrow table in ``SPAN_COLUMNS`` order).
+    Spans go to the project their resource names (``spyglass.project``), else ``default_project``;
+    ``project``, when given (an API key's project), overrides both."""
+    forced_project = project
     cols: dict[str, list[Any]] = {c: [] for c in SPAN_COLUMNS}
     errors: list[str] = []
     rejected = 0
@@ -215,6 +220,7 @@ def normalize(request: ExportTraceServiceRequest, default_project: str = "defaul
         service = service if isinstance(service, str) else ""
         project = resource.get(A.PROJECT)
         project = project if isinstance(project, str) and project else default_project
+        project = forced_project or project
         for ss in rs.scope_spans:
             scope_attrs = _text_map(_attrs(ss.scope.attributes))
             for span in ss.spans:

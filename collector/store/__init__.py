@@ -27,6 +27,9 @@ class Store(Protocol):
     def query(self, sql: str, params: dict[str, Any] | None = None) -> pa.Table:
         """Run a parameterized SELECT and return its result as Arrow."""
 
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        """Run a parameterized statement that returns no rows (DDL, ALTER, DELETE)."""
+
     def close(self) -> None: ...
 
 

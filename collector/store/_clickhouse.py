@@ -102,6 +102,12 @@ class ClickHouseStore:
         except Exception as exc:
             raise StoreError(f"query failed: {exc}") from exc
 
+    def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        try:
+            self._client().command(sql, parameters=params or None)
+        except Exception as exc:
+            raise StoreError(f"statement failed: {exc}") from exc
+
     def close(self) -> None:
         with self._lock:
             clients, self._clients = self._clients, []

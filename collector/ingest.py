@@ -1,0 +1,137 @@
+"""The one path accepted data takes, whatever transport it came by (OTLP/HTTP, OTLP/gRPC,
+the feedback endpoint): decode -> normalize -> policy transforms -> durable hand-off.
+
+Transports call ``Ingest.spans`` / ``Ingest.feedback``; they only map its two exceptions to
+their own status codes: ``Rejected`` (the client's fault: 400/413/415, never retried) and
+``Busy`` (retry later: 503 + Retry-After, gRPC UNAVAILABLE). When a call returns, the data is
+as durable as the sink makes it, so the transport may answer success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import Future
+from typing import Protocol, TypeVar
+
+import pyarrow as pa
+from fastapi.concurrency import run_in_threadpool
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from . import feedback as feedback_codec
+from . import otlp
+from .normalize import Normalized, normalize
+from .settings import Settings
+from .store import StoreError
+
+RETRY_AFTER_S = 5
+T = TypeVar("T")
+
+Transform = Callable[[pa.Table], pa.Table]
+"""A policy step over normalized span rows (for example: drop content a data class forbids)."""
+
+
+class Rejected(ValueError):
+    """The request is the client's fault; ``status`` is the HTTP status (400, 413 or 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Busy(RuntimeError):
+    """Nothing was accepted: the collector cannot keep more right now; retry after ``retry_after`` s."""
+
+    def __init__(self, message: str, retry_after: int = RETRY_AFTER_S) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Sink(Protocol):
+    """Where accepted rows go (the spool, or the batch writer). ``submit`` raises when it
+    cannot take the rows; its future resolves once they are durable."""
+
+    def submit(self, table: pa.Table) -> Future[None]: ...
+
+
+_CLIENT_ERRORS: dict[type[Exception], int] = {
+    otlp.DecodeError: 400,
+    feedback_codec.FeedbackError: 400,
+    otlp.TooLarge: 413,
+    otlp.UnsupportedMediaType: 415,
+}
+
+
+class Ingest:
+    """Accepts spans and feedback for the collector.
+
+    ``project``, when given to a call, overrides whatever project the data names (an API key's
+    project). ``transforms`` run, in order, on every span batch before it is handed off.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        spans_sink: Sink,
+        feedback_sink: Sink,
+        transforms: Sequence[Transform] = (),
+    ) -> None:
+        self.settings = settings
+        self._spans = spans_sink
+        self._feedback = feedback_sink
+        self.transforms = list(transforms)
+
+    # -- spans -------------------------------------------------------------------------------
+    def _prepare(self, request: ExportTraceServiceRequest, project: str | None) -> Normalized:
+        result = normalize(request, self.settings.default_project, project=project)
+        if result.accepted == 0 and result.rejected:
+            raise otlp.DecodeError(f"all {result.rejected} spans rejected: {result.error_message()}")
+        for transform in self.transforms:
+            result.table = transform(result.table)
+        return result
+
+    def _decode_body(self, body: bytes, media: str, encoding: str | None, project: str | None) -> Normalized:
+        raw = otlp.decompress(body, encoding, self.settings.max_body_bytes)
+        return self._prepare(otlp.decode(raw, media), project)
+
+    async def spans(self, request: ExportTraceServiceRequest, *, project: str | None = None) -> Normalized:
+        """Normalize an already parsed export request (gRPC) and hand it off durably."""
+        result = await self._guard(run_in_threadpool(self._prepare, request, project))
+        await self._submit(self._spans, result.table)
+        return result
+
+    async def spans_from_body(
+        self, body: bytes, media: str, encoding: str | None, *, project: str | None = None
+    ) -> Normalized:
+        """An OTLP/HTTP body (protobuf or JSON, maybe gzip) -> normalized, handed off durably."""
+        result = await self._guard(run_in_threadpool(self._decode_body, body, media, encoding, project))
+        await self._submit(self._spans, result.table)
+        return result
+
+    # -- feedback ----------------------------------------------------------------------------
+    async def feedback(self, body: bytes, *, project: str | None = None) -> pa.Table:
+        """A feedback body (JSON) -> rows, handed off durably; all or nothing."""
+        table = await self._guard(
+            run_in_threadpool(feedback_codec.decode, body, self.settings.default_project, project)
+        )
+        await self._submit(self._feedback, table)
+        return table
+
+    # -- shared ------------------------------------------------------------------------------
+    @staticmethod
+    async def _guard(work: Awaitable[T]) -> T:
+        try:
+            return await work
+        except tuple(_CLIENT_ERRORS) as exc:
+            raise Rejected(_CLIENT_ERRORS[type(exc)], str(exc)) from exc
+
+    @staticmethod
+    async def _submit(sink: Sink, table: pa.Table) -> None:
+        try:
+            await asyncio.wrap_future(sink.submit(table))
+        except StoreError as exc:
+            raise Busy(f"store unavailable: {exc}") from exc
+        except Busy:
+            raise
+        except RuntimeError as exc:  # the sink's own "cannot take more" (Overloaded, SpoolFull)
+            raise Busy(str(exc)) from exc
