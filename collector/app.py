@@ -22,7 +22,7 @@ from spyglass.analytics.cost import PriceTable
 
 from . import otlp
 from .analytics_api import BadParameter, CohortFilters, create_router, window
-from .ingest import Busy, Ingest, Rejected
+from .ingest import Busy, Denied, Ingest, Rejected
 from .settings import Settings
 from .store import Store, StoreError, queries
 from .writer import BatchWriter
@@ -126,7 +126,12 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         try:
             media = otlp.media_type(request.headers.get("content-type"))
             body = await _read_body(request, settings.max_body_bytes)
-            result = await ingest.spans_from_body(body, media, request.headers.get("content-encoding"))
+            project = ingest.project_for(request.headers.get("authorization"))
+            result = await ingest.spans_from_body(
+                body, media, request.headers.get("content-encoding"), project=project
+            )
+        except Denied as exc:
+            return _otlp_error(media, exc.status, str(exc))
         except (otlp.DecodeError, otlp.TooLarge, otlp.UnsupportedMediaType) as exc:
             return _otlp_error(media, _CLIENT_ERRORS[type(exc)], str(exc))
         except Rejected as exc:
@@ -145,7 +150,11 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             )
         try:
             body = await _read_body(request, settings.max_body_bytes)
-            table = await ingest.feedback(body)
+            table = await ingest.feedback(
+                body, project=ingest.project_for(request.headers.get("authorization"))
+            )
+        except Denied as exc:
+            return _api_error(exc.status, str(exc))
         except otlp.TooLarge as exc:
             return _api_error(413, str(exc))
         except otlp.DecodeError as exc:
@@ -243,7 +252,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
 
 def _otlp_error(media: str, status: int, message: str, retry_after: int | None = None) -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after else None
-    grpc_code = {400: 3, 413: 8, 415: 3, 503: 14}.get(status, 2)
+    grpc_code = {400: 3, 401: 16, 403: 7, 413: 8, 415: 3, 503: 14}.get(status, 2)
     return Response(
         content=otlp.encode_status(media, grpc_code, message),
         status_code=status,

@@ -47,11 +47,33 @@ class Busy(RuntimeError):
         self.retry_after = retry_after
 
 
+class Denied(PermissionError):
+    """The caller may not do this: ``status`` 401 (no, wrong or revoked key) or 403 (key lacks
+    the scope). HTTP answers ``status``; gRPC UNAUTHENTICATED / PERMISSION_DENIED."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+Authorize = Callable[[str | None], str | None]
+"""``Authorization`` header value -> the project the caller may ingest into (None: the data's
+own project, keys are off); raises ``Denied``."""
+
+
+def _no_keys(authorization: str | None) -> str | None:
+    return None
+
+
 class Sink(Protocol):
     """Where accepted rows go (the spool, or the batch writer). ``submit`` raises when it
     cannot take the rows; its future resolves once they are durable."""
 
     def submit(self, table: pa.Table) -> Future[None]: ...
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted before the call is in the store; False on timeout."""
+        ...
 
 
 _CLIENT_ERRORS: dict[type[Exception], int] = {
@@ -80,6 +102,19 @@ class Ingest:
         self._spans = spans_sink
         self._feedback = feedback_sink
         self.transforms = list(transforms)
+        self.authorize: Authorize = _no_keys
+        """Replaced by the API-key check when keys are on; transports call it first."""
+
+    def project_for(self, authorization: str | None) -> str | None:
+        """The project an ingest call with this ``Authorization`` header writes into (None: the
+        data's own); raises ``Denied``."""
+        return self.authorize(authorization)
+
+    async def flush(self, timeout: float = 30.0) -> bool:
+        """Wait until everything accepted before this call is in the store (a deletion calls it
+        first, so nothing accepted earlier can reappear after it); False on timeout."""
+        spans = await run_in_threadpool(self._spans.flush, timeout)
+        return spans and await run_in_threadpool(self._feedback.flush, timeout)
 
     # -- spans -------------------------------------------------------------------------------
     def _prepare(self, request: ExportTraceServiceRequest, project: str | None) -> Normalized:

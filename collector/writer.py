@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future
+from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -76,6 +76,13 @@ class BatchWriter:
             self._cond.notify_all()
         if self._thread.is_alive():
             self._thread.join()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything submitted so far is written (or failed); False on timeout."""
+        with self._cond:
+            futures = [p.future for p in self._queue]
+        _, not_done = wait(futures, timeout=timeout)
+        return not not_done
 
     def submit(self, table: pa.Table) -> Future[None]:
         future: Future[None] = Future()
