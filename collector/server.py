@@ -1,30 +1,79 @@
-"""Run the collector with uvicorn (``spyglass up``)."""
+"""Run the collector with uvicorn (``spyglass up``): one process, or several workers sharing the
+port when the store is a ClickHouse server."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import sys
 
 from .settings import Settings
 
+# How the parent hands its settings (command-line arguments included) to worker processes.
+_WORKER_SETTINGS_ENV = "_SPYGLASS_WORKER_SETTINGS"
+
+
+def store_dsn(settings: Settings) -> str:
+    """The DSN to open: ``settings.store``, else the embedded store in ``settings.data_dir``."""
+    from .store import embedded_dsn
+
+    return settings.store or embedded_dsn(settings.data_dir)
+
 
 def serve(settings: Settings) -> None:
-    """Open the embedded store in ``settings.data_dir`` and serve until interrupted."""
+    """Open the store (``settings.store``, else embedded in ``settings.data_dir``), migrate it and
+    serve until interrupted; with ``settings.workers`` > 1, that many worker processes."""
     import uvicorn
 
-    from .app import create_app
-    from .store import StoreError, open_store
+    from .store import InvalidDsn, StoreError, open_store, parse_dsn
 
+    dsn = store_dsn(settings)
     try:
-        store = open_store(settings.data_dir)
-    except StoreError as exc:
+        address = parse_dsn(dsn)
+        if settings.workers < 1:
+            raise InvalidDsn(f"SPYGLASS_WORKERS={settings.workers}: give 1 or more")
+        if settings.workers > 1 and address.embedded:
+            raise InvalidDsn(
+                f"{settings.workers} workers need a ClickHouse server store (the embedded store "
+                "belongs to one process): give --store http(s)://user:pass@host:8123/db, or one worker"
+            )
+        # Migrate before forking workers, so they start on the finished schema (they would
+        # also be safe migrating at once: every migration statement is idempotent).
+        store = open_store(dsn, cluster=settings.cluster)
+    except (InvalidDsn, StoreError) as exc:
         sys.exit(f"spyglass: {exc}")
-    app = create_app(store, settings)
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"Spyglass collector on http://{settings.host}:{settings.port}  "
-        f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, data: {store.location})",
+        f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, store: {store.location}{workers})",
         flush=True,
     )
+    if settings.workers > 1:
+        store.close()
+        os.environ[_WORKER_SETTINGS_ENV] = json.dumps(dataclasses.asdict(settings))
+        uvicorn.run(
+            "spyglass.collector.server:worker_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level="warning",
+        )
+        return
+    from .app import create_app
+
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(create_app(store, settings), host=settings.host, port=settings.port, log_level="warning")
     finally:
         store.close()
+
+
+def worker_app() -> object:
+    """One worker's app (uvicorn calls this in each worker process): its own store client,
+    writer and spool, over the parent's settings."""
+    from .app import create_app
+    from .store import open_store
+
+    settings = Settings(**json.loads(os.environ[_WORKER_SETTINGS_ENV]))
+    return create_app(open_store(store_dsn(settings), cluster=settings.cluster), settings)

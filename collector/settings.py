@@ -15,19 +15,39 @@ class Settings:
     """Port: 4318 is the standard OTLP/HTTP port (``SPYGLASS_PORT``)."""
     data_dir: str = "./spyglass-data"
     """Embedded store directory (``SPYGLASS_DATA_DIR``)."""
+    store: str = ""
+    """The store's DSN (``SPYGLASS_STORE``): ``http(s)://user:pass@host:8123/db`` for a ClickHouse
+    server, ``chdb:///path`` for embedded; empty = embedded in ``data_dir``."""
+    cluster: str = ""
+    """A ClickHouse cluster name (``<remote_servers>``) to create the schema on: replicated
+    tables sharded by trace ID (``SPYGLASS_CLUSTER``; server stores only)."""
+    workers: int = 1
+    """Collector processes serving the port (uvicorn workers; ``SPYGLASS_WORKERS``). More than one
+    needs a server store: the embedded store belongs to one process."""
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body accepted, after decompression; larger gets 413 (``SPYGLASS_MAX_BODY_BYTES``)."""
     batch_max_rows: int = 20_000
     """Most spans written in one INSERT (``SPYGLASS_BATCH_MAX_ROWS``)."""
     batch_max_delay: float = 0.1
     """Longest a span waits for its INSERT, in seconds (``SPYGLASS_BATCH_MAX_DELAY``)."""
-    max_pending_rows: int = 1_000_000
-    """Spans waiting for the store beyond which exports get 503 + Retry-After
-    (``SPYGLASS_MAX_PENDING_ROWS``)."""
     default_project: str = "default"
     """Project of spans whose resource names none (``SPYGLASS_DEFAULT_PROJECT``)."""
     prices_file: str = ""
     """A TOML price table that overrides and extends the shipped one (``SPYGLASS_PRICES_FILE``)."""
+
+    spool_dir: str = ""
+    """The write-ahead spool's directory; each collector process claims a subdirectory of it
+    (``SPYGLASS_SPOOL_DIR``; default: ``spyglass-spool`` inside the embedded store's directory,
+    or inside ``data_dir`` for a server store)."""
+    spool_max_bytes: int = 1 << 30
+    """Disk the spool may use; beyond it exports get 503 + Retry-After (``SPYGLASS_SPOOL_MAX_BYTES``)."""
+    spool_fsync: bool = True
+    """fsync the spool before acknowledging; off only for benchmarks (``SPYGLASS_SPOOL_FSYNC``)."""
+    drain_timeout: float = 10.0
+    """On shutdown, how long to keep writing the spool into the store (``SPYGLASS_DRAIN_TIMEOUT``)."""
+    fault_store_down_file: str = ""
+    """Tests only: while a file exists at this path, store writes fail
+    (``SPYGLASS_FAULT_STORE_DOWN_FILE``)."""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -38,7 +58,7 @@ class Settings:
             if raw:
                 kind: Any = type(f.default)
                 try:
-                    values[f.name] = kind(raw)
+                    values[f.name] = _parse_bool(raw) if kind is bool else kind(raw)
                 except ValueError as exc:
                     raise ValueError(
                         f"SPYGLASS_{f.name.upper()}={raw!r} is not a valid {kind.__name__}"
@@ -46,3 +66,12 @@ class Settings:
             if overrides.get(f.name) is not None:
                 values[f.name] = overrides[f.name]
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)

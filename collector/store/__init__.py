@@ -6,6 +6,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from .dsn import InvalidDsn, embedded_dsn, parse_dsn
+
 
 class StoreError(RuntimeError):
     """The store could not complete a read or write (the caller may retry)."""
@@ -33,13 +35,25 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-def open_store(data_dir: str) -> Store:
-    """The embedded store (chDB) in ``data_dir``, schema migrated."""
-    from ._clickhouse import ClickHouseStore, embedded_dsn
+def open_store(dsn: str, *, cluster: str = "") -> Store:
+    """The store at ``dsn``, schema migrated: ``chdb:///path`` (or a plain directory path) for
+    embedded ClickHouse, ``http(s)://user:pass@host:8123/db`` for a ClickHouse server;
+    ``cluster`` renders the schema for that ClickHouse cluster (servers only). Raises
+    ``StoreError`` (or ``InvalidDsn``) saying what is wrong.
 
-    store = ClickHouseStore(embedded_dsn(data_dir))
-    store.migrate()
+    Example::
+
+        store = open_store("http://spyglass:secret@clickhouse:8123/spyglass")
+    """
+    from ._clickhouse import ClickHouseStore
+
+    store = ClickHouseStore(dsn, cluster=cluster)
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["InvalidDsn", "Store", "StoreError", "embedded_dsn", "open_store", "parse_dsn"]

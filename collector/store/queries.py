@@ -4,6 +4,7 @@ Values never enter the SQL text; only identifiers from fixed lists in this modul
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 
 # Columns the normalizer produces, in insert order (ingested_at is filled by the table default).
@@ -146,13 +147,52 @@ RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name) VALUES ({versi
 
 
 def migrations() -> list[tuple[int, str, list[str]]]:
-    """The schema migrations shipped with Spyglass: (version, file name, statements), in order."""
-    found = []
+    """The schema migrations shipped with Spyglass: (version, file name, statements), in order.
+
+    A migration is ``sql/NNNN_name.sql``. Several collectors may apply one at the same moment
+    (ClickHouse has no transactions), so each statement must be idempotent
+    (``not_idempotent`` names the ones that are not; a unit test holds every file to it).
+    """
+    found: dict[int, tuple[int, str, list[str]]] = {}
     for entry in resources.files(__package__).joinpath("sql").iterdir():
-        if entry.name.endswith(".sql"):
-            version = int(entry.name.split("_", 1)[0])
-            found.append((version, entry.name, split_statements(entry.read_text())))
-    return sorted(found)
+        if not entry.name.endswith(".sql"):
+            continue
+        prefix = entry.name.split("_", 1)[0]
+        if not prefix.isdigit():
+            raise ValueError(f"migration {entry.name} must be named NNNN_name.sql")
+        version = int(prefix)
+        if version in found:
+            raise ValueError(f"migrations {found[version][1]} and {entry.name} share version {version}")
+        found[version] = (version, entry.name, split_statements(entry.read_text()))
+    return sorted(found.values())
+
+
+# A statement that creates or drops must say IF [NOT] EXISTS to be safe to run twice.
+_MUST_GUARD = (
+    (
+        re.compile(r"^\s*CREATE\s+(TABLE|MATERIALIZED\s+VIEW|VIEW|DATABASE|DICTIONARY)\b", re.I),
+        re.compile(r"^\s*CREATE\s+\w+(\s+VIEW)?\s+IF\s+NOT\s+EXISTS\b", re.I),
+    ),
+    (re.compile(r"^\s*DROP\s+\w+", re.I), re.compile(r"^\s*DROP\s+\w+\s+IF\s+EXISTS\b", re.I)),
+)
+_ALTER_GUARDS = (
+    re.compile(r"\bADD\s+(COLUMN|INDEX|PROJECTION|CONSTRAINT)\s+(?!IF\s+NOT\s+EXISTS)", re.I),
+    re.compile(r"\b(DROP|CLEAR)\s+(COLUMN|INDEX|PROJECTION|CONSTRAINT)\s+(?!IF\s+EXISTS)", re.I),
+)
+
+
+def not_idempotent(statements: list[str]) -> list[str]:
+    """The statements that could fail or change things when run a second time."""
+    bad = []
+    for statement in statements:
+        for applies, guarded in _MUST_GUARD:
+            if applies.match(statement) and not guarded.match(statement):
+                bad.append(statement)
+        if re.match(r"^\s*ALTER\b", statement, re.I) and any(g.search(statement) for g in _ALTER_GUARDS):
+            bad.append(statement)
+        if re.match(r"^\s*(INSERT|RENAME|EXCHANGE|TRUNCATE)\b", statement, re.I):
+            bad.append(statement)
+    return bad
 
 
 def split_statements(script: str) -> list[str]:

@@ -26,8 +26,20 @@ def _cmd_up(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.store and args.data_dir:
+        print(
+            "spyglass: give --store or --data-dir, not both (--data-dir D is --store chdb://D)",
+            file=sys.stderr,
+        )
+        return 2
     settings = Settings.from_env(
-        host=args.host, port=args.port, data_dir=args.data_dir, prices_file=args.prices
+        host=args.host,
+        port=args.port,
+        data_dir=args.data_dir,
+        prices_file=args.prices,
+        store=args.store or (args.data_dir and f"chdb://{os.path.abspath(args.data_dir)}"),
+        workers=args.workers,
+        cluster=args.cluster,
     )
     # The UI and the demo reach the collector on loopback when it listens on every interface.
     local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
@@ -128,6 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="OTLP/HTTP and API port (default 4318)")
     up.add_argument("--data-dir", default=None, help="embedded store directory (default ./spyglass-data)")
+    up.add_argument(
+        "--store", default=None, help="store DSN: http(s)://user:pass@host:8123/db or chdb:///path"
+    )
+    up.add_argument("--workers", type=int, default=None, help="collector processes (server store only)")
+    up.add_argument("--cluster", default=None, help="ClickHouse cluster to create the schema on")
     up.add_argument("--ui-port", type=int, default=8501, help="the UI's port (default 8501)")
     up.add_argument("--no-ui", action="store_true", help="start the collector only")
     up.add_argument(
