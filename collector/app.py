@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -23,9 +24,12 @@ from spyglass.analytics.cost import PriceTable
 from . import otlp
 from .analytics_api import BadParameter, CohortFilters, create_router, window
 from .ingest import Busy, Denied, Ingest, Rejected
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from .metrics import Metrics
 from .settings import Settings
+from .spool import Spool
 from .store import Store, StoreError, queries
-from .writer import BatchWriter
+from .writer import StoreWriter
 
 log = logging.getLogger("spyglass.collector")
 
@@ -78,31 +82,33 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     """
     settings = settings or Settings()
     prices = prices or PriceTable.load(settings.prices_file or None)
-    writer = BatchWriter(
+    metrics = Metrics()
+    spool = Spool(
+        _spool_root(store, settings), max_bytes=settings.spool_max_bytes, fsync=settings.spool_fsync
+    )
+    writer = StoreWriter(
         store,
+        spool,
         max_rows=settings.batch_max_rows,
         max_delay=settings.batch_max_delay,
-        max_pending_rows=settings.max_pending_rows,
+        drain_timeout=settings.drain_timeout,
+        fault_file=settings.fault_store_down_file,
+        on_write=lambda table, seconds: metrics.store_write_seconds.labels(table).observe(seconds),
     )
-    feedback_writer = BatchWriter(
-        store,
-        table=queries.FEEDBACK_TABLE,
-        max_rows=settings.batch_max_rows,
-        max_delay=settings.batch_max_delay,
-        max_pending_rows=settings.max_pending_rows,
-    )
+    metrics.watch(writer)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        with writer, feedback_writer:
+        with writer:
             yield
 
     app = FastAPI(title="Spyglass collector", version="0.1.0", lifespan=lifespan)
     app.state.writer = writer
-    app.state.feedback_writer = feedback_writer
     app.state.store = store
     app.state.settings = settings
-    ingest = Ingest(settings, writer, feedback_writer)
+    ingest = Ingest(
+        settings, writer.sink(queries.SPANS_TABLE), writer.sink(queries.FEEDBACK_TABLE), metrics=metrics
+    )
     app.state.ingest = ingest  # the one ingestion path, for every transport
 
     @app.exception_handler(RequestValidationError)
@@ -125,14 +131,15 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         media = otlp.JSON  # an unsupported Content-Type is answered in JSON
         try:
             media = otlp.media_type(request.headers.get("content-type"))
-            body = await _read_body(request, settings.max_body_bytes)
             project = ingest.project_for(request.headers.get("authorization"))
+            body = await _read_body(request, settings.max_body_bytes)
             result = await ingest.spans_from_body(
                 body, media, request.headers.get("content-encoding"), project=project
             )
         except Denied as exc:
             return _otlp_error(media, exc.status, str(exc))
         except (otlp.DecodeError, otlp.TooLarge, otlp.UnsupportedMediaType) as exc:
+            ingest.metrics.refused("spans", _CLIENT_ERRORS[type(exc)])
             return _otlp_error(media, _CLIENT_ERRORS[type(exc)], str(exc))
         except Rejected as exc:
             return _otlp_error(media, exc.status, str(exc))
@@ -145,20 +152,19 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     async def post_feedback(request: Request) -> JSONResponse:
         content_type = request.headers.get("content-type") or "(none)"
         if content_type.split(";", 1)[0].strip().lower() != otlp.JSON:
+            ingest.metrics.refused("feedback", 415)
             return _api_error(
                 415, f"Content-Type {content_type[:80]!r} is not supported: send application/json"
             )
         try:
+            project = ingest.project_for(request.headers.get("authorization"), "feedback")
             body = await _read_body(request, settings.max_body_bytes)
-            table = await ingest.feedback(
-                body, project=ingest.project_for(request.headers.get("authorization"))
-            )
+            table = await ingest.feedback(body, project=project)
         except Denied as exc:
             return _api_error(exc.status, str(exc))
-        except otlp.TooLarge as exc:
-            return _api_error(413, str(exc))
-        except otlp.DecodeError as exc:
-            return _api_error(400, str(exc))
+        except (otlp.TooLarge, otlp.DecodeError) as exc:
+            ingest.metrics.refused("feedback", _CLIENT_ERRORS[type(exc)])
+            return _api_error(_CLIENT_ERRORS[type(exc)], str(exc))
         except Rejected as exc:
             return _api_error(exc.status, str(exc))
         except Busy as exc:
@@ -243,11 +249,39 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         trace["feedback"] = events
         return JSONResponse(trace)
 
-    @app.get("/healthz", summary="Liveness")
+    @app.get("/livez", summary="Liveness: the process answers")
+    @app.get("/healthz", summary="Liveness, with the writer's figures")
     def healthz() -> dict[str, object]:
-        return {"status": "ok", "spans_written": writer.rows_written}
+        return {
+            "status": "ok",
+            "spans_written": writer.rows_written.get(queries.SPANS_TABLE, 0),
+            "spool_rows": spool.depth_rows,
+        }
+
+    @app.get("/readyz", summary="Readiness: the store takes writes and the spool has room")
+    def readyz() -> JSONResponse:
+        problems = []
+        if not writer.store_ok:
+            problems.append(
+                f"the store is failing writes ({writer.last_error[:200]}); data is kept in the spool"
+            )
+        if spool.depth_bytes >= 0.9 * spool.max_bytes:
+            problems.append(f"the spool is over 90% full ({spool.depth_bytes} of {spool.max_bytes} bytes)")
+        status = 503 if problems else 200
+        return JSONResponse({"ready": not problems, "problems": problems}, status_code=status)
+
+    @app.get("/metrics", summary="Prometheus metrics of the collector itself")
+    def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     return app
+
+
+def _spool_root(store: Store, settings: Settings) -> str:
+    if settings.spool_dir:
+        return settings.spool_dir
+    local = store.location if os.path.isdir(store.location) else settings.data_dir
+    return os.path.join(local, "spyglass-spool")
 
 
 def _otlp_error(media: str, status: int, message: str, retry_after: int | None = None) -> Response:

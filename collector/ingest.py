@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from . import feedback as feedback_codec
 from . import otlp
+from .metrics import Metrics
 from .normalize import Normalized, normalize
 from .settings import Settings
 from .store import StoreError
@@ -97,18 +98,24 @@ class Ingest:
         spans_sink: Sink,
         feedback_sink: Sink,
         transforms: Sequence[Transform] = (),
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self._spans = spans_sink
         self._feedback = feedback_sink
         self.transforms = list(transforms)
         self.authorize: Authorize = _no_keys
         """Replaced by the API-key check when keys are on; transports call it first."""
 
-    def project_for(self, authorization: str | None) -> str | None:
+    def project_for(self, authorization: str | None, signal: str = "spans") -> str | None:
         """The project an ingest call with this ``Authorization`` header writes into (None: the
         data's own); raises ``Denied``."""
-        return self.authorize(authorization)
+        try:
+            return self.authorize(authorization)
+        except Denied as exc:
+            self.metrics.refused(signal, exc.status)
+            raise
 
     async def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything accepted before this call is in the store (a deletion calls it
@@ -131,42 +138,49 @@ class Ingest:
 
     async def spans(self, request: ExportTraceServiceRequest, *, project: str | None = None) -> Normalized:
         """Normalize an already parsed export request (gRPC) and hand it off durably."""
-        result = await self._guard(run_in_threadpool(self._prepare, request, project))
-        await self._submit(self._spans, result.table)
-        return result
+        result = await self._guard("spans", run_in_threadpool(self._prepare, request, project))
+        return await self._accepted(result)
 
     async def spans_from_body(
         self, body: bytes, media: str, encoding: str | None, *, project: str | None = None
     ) -> Normalized:
         """An OTLP/HTTP body (protobuf or JSON, maybe gzip) -> normalized, handed off durably."""
-        result = await self._guard(run_in_threadpool(self._decode_body, body, media, encoding, project))
-        await self._submit(self._spans, result.table)
+        result = await self._guard(
+            "spans", run_in_threadpool(self._decode_body, body, media, encoding, project)
+        )
+        return await self._accepted(result)
+
+    async def _accepted(self, result: Normalized) -> Normalized:
+        await self._submit("spans", self._spans, result.table)
+        self.metrics.received.labels("spans").inc(result.accepted)
+        if result.rejected:
+            self.metrics.rejected_items.labels("spans").inc(result.rejected)
         return result
 
     # -- feedback ----------------------------------------------------------------------------
     async def feedback(self, body: bytes, *, project: str | None = None) -> pa.Table:
         """A feedback body (JSON) -> rows, handed off durably; all or nothing."""
         table = await self._guard(
-            run_in_threadpool(feedback_codec.decode, body, self.settings.default_project, project)
+            "feedback", run_in_threadpool(feedback_codec.decode, body, self.settings.default_project, project)
         )
-        await self._submit(self._feedback, table)
+        await self._submit("feedback", self._feedback, table)
+        self.metrics.received.labels("feedback").inc(table.num_rows)
         return table
 
     # -- shared ------------------------------------------------------------------------------
-    @staticmethod
-    async def _guard(work: Awaitable[T]) -> T:
+    async def _guard(self, signal: str, work: Awaitable[T]) -> T:
         try:
             return await work
         except tuple(_CLIENT_ERRORS) as exc:
-            raise Rejected(_CLIENT_ERRORS[type(exc)], str(exc)) from exc
+            status = _CLIENT_ERRORS[type(exc)]
+            self.metrics.refused(signal, status)
+            raise Rejected(status, str(exc)) from exc
 
-    @staticmethod
-    async def _submit(sink: Sink, table: pa.Table) -> None:
+    async def _submit(self, signal: str, sink: Sink, table: pa.Table) -> None:
+        """Hand ``table`` to ``sink`` (off the event loop: it serializes and writes to disk) and
+        wait until it is durable."""
         try:
-            await asyncio.wrap_future(sink.submit(table))
-        except StoreError as exc:
-            raise Busy(f"store unavailable: {exc}") from exc
-        except Busy:
-            raise
-        except RuntimeError as exc:  # the sink's own "cannot take more" (Overloaded, SpoolFull)
+            await asyncio.wrap_future(await run_in_threadpool(sink.submit, table))
+        except (StoreError, RuntimeError) as exc:  # the sink cannot keep it (SpoolFull, a failing disk)
+            self.metrics.refused(signal, 503)
             raise Busy(str(exc)) from exc

@@ -1,66 +1,68 @@
-"""The batch writer: every accepted request's rows go into the store in shared INSERTs.
+"""The store writer: moves spooled records into the store in shared INSERTs.
 
-Requests are grouped by size (``max_rows``) and by time (``max_delay``): the first waiting
-request is written at most ``max_delay`` seconds after it arrived, together with everything
-that arrived meanwhile. ``submit`` returns a future that resolves once the rows are in the
-store (or fails with the store's error), so the collector answers success only for stored
-data. When too many rows wait (``max_pending_rows``), ``submit`` refuses at once
-(``Overloaded``) and the client is told to retry later: nothing is accepted that cannot be kept.
+Acknowledged data is already durable in the spool (``spool.py``); this thread takes synced
+records in order, groups them by table (up to ``max_rows`` rows, waiting at most
+``max_delay`` for more), inserts, and only then releases them from the spool. When the store
+fails, the same records are retried with backoff and nothing is dropped: the spool fills up
+meanwhile, and at its bound ingestion answers 503 + Retry-After.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
-from collections import deque
-from concurrent.futures import Future, wait
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import Future
 from types import TracebackType
 
 import pyarrow as pa
 
-from .store import Store
-from .store.queries import SPANS_TABLE
+from .spool import Record, Spool
+from .store import Store, StoreError
 
 log = logging.getLogger("spyglass.collector")
 
-
-class Overloaded(RuntimeError):
-    """Too many rows already wait for the store; retry later."""
-
-
-@dataclass
-class _Pending:
-    table: pa.Table
-    future: Future[None]
-    arrived: float
+_BACKOFF_START_S = 0.2
+_BACKOFF_MAX_S = 5.0
 
 
-class BatchWriter:
+class StoreWriter:
+    """The thread that drains ``spool`` into ``store``; a context manager for the app's lifespan.
+
+    ``on_write(table, seconds)`` is told the time of each INSERT. ``fault_file`` is a
+    fault-injection point for tests: while a file exists at that path,
+    every insert fails as if the store were down.
+    """
+
     def __init__(
         self,
         store: Store,
+        spool: Spool,
         *,
-        table: str = SPANS_TABLE,
         max_rows: int = 20_000,
         max_delay: float = 0.1,
-        max_pending_rows: int = 1_000_000,
+        drain_timeout: float = 10.0,
+        fault_file: str = "",
+        on_write: Callable[[str, float], None] | None = None,
     ) -> None:
         self._store = store
-        self._table = table
+        self.spool = spool
         self._max_rows = max_rows
         self._max_delay = max_delay
-        self._max_pending = max_pending_rows
-        self._queue: deque[_Pending] = deque()
-        self._pending_rows = 0
-        self._cond = threading.Condition()
-        self._stopping = False
+        self._drain_timeout = drain_timeout
+        self._fault_file = fault_file
+        self._on_write = on_write
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="spyglass-writer", daemon=True)
+        self.rows_written: dict[str, int] = {}
         self.batches_written = 0
-        self.rows_written = 0
+        self.write_failures = 0
+        self.consecutive_failures = 0
+        self.last_error = ""
 
-    def __enter__(self) -> BatchWriter:
+    def __enter__(self) -> StoreWriter:
         self._thread.start()
         return self
 
@@ -69,74 +71,84 @@ class BatchWriter:
     ) -> None:
         self.close()
 
+    @property
+    def store_ok(self) -> bool:
+        return self.consecutive_failures == 0
+
+    def sink(self, table_name: str) -> _TableSink:
+        """What ``Ingest`` submits one table's rows to."""
+        return _TableSink(self.spool, table_name)
+
     def close(self) -> None:
-        """Write everything still waiting, then stop."""
-        with self._cond:
-            self._stopping = True
-            self._cond.notify_all()
-        if self._thread.is_alive():
-            self._thread.join()
+        """Stop accepting, write what is spooled (up to ``drain_timeout`` s), then stop. What the
+        store could not take in time stays in the spool for the next start."""
+        self.spool.seal()
+        deadline = time.monotonic() + self._drain_timeout
+        while self._thread.is_alive() and time.monotonic() < deadline:
+            self._thread.join(0.05)
+        self._stop.set()
+        self._thread.join()
+        self.spool.close()
 
-    def flush(self, timeout: float) -> bool:
-        """Wait until everything submitted so far is written (or failed); False on timeout."""
-        with self._cond:
-            futures = [p.future for p in self._queue]
-        _, not_done = wait(futures, timeout=timeout)
-        return not not_done
+    def _insert(self, table_name: str, table: pa.Table) -> None:
+        if self._fault_file and os.path.exists(self._fault_file):
+            raise StoreError(f"fault injection: {self._fault_file} exists, so the store is down")
+        self._store.insert(table_name, table)
 
-    def submit(self, table: pa.Table) -> Future[None]:
-        future: Future[None] = Future()
-        if table.num_rows == 0:
-            future.set_result(None)
-            return future
-        with self._cond:
-            if self._stopping:
-                raise Overloaded("the collector is shutting down")
-            if self._pending_rows + table.num_rows > self._max_pending:
-                raise Overloaded(f"{self._pending_rows} spans are already waiting for the store")
-            self._queue.append(_Pending(table, future, time.monotonic()))
-            self._pending_rows += table.num_rows
-            self._cond.notify_all()
-        return future
-
-    def _take_batch(self) -> list[_Pending]:
-        with self._cond:
-            while not self._queue and not self._stopping:
-                self._cond.wait()
-            if not self._queue:
-                return []
-            deadline = self._queue[0].arrived + self._max_delay
-            while (
-                not self._stopping
-                and self._pending_rows < self._max_rows
-                and (remaining := deadline - time.monotonic()) > 0
-            ):
-                self._cond.wait(remaining)
-            batch: list[_Pending] = []
-            rows = 0
-            while self._queue and (not batch or rows + self._queue[0].table.num_rows <= self._max_rows):
-                item = self._queue.popleft()
-                batch.append(item)
-                rows += item.table.num_rows
-            self._pending_rows -= rows
-            return batch
+    def _write(self, batch: list[Record]) -> None:
+        by_table: dict[str, list[pa.Table]] = {}
+        for record in batch:
+            by_table.setdefault(record.table_name, []).append(self.spool.load(record))
+        for table_name, tables in by_table.items():
+            started = time.perf_counter()
+            self._insert(table_name, pa.concat_tables(tables))
+            if self._on_write is not None:
+                self._on_write(table_name, time.perf_counter() - started)
+            self.rows_written[table_name] = self.rows_written.get(table_name, 0) + sum(
+                t.num_rows for t in tables
+            )
 
     def _run(self) -> None:
-        while True:
-            batch = self._take_batch()
+        backoff = _BACKOFF_START_S
+        while not self._stop.is_set():
+            batch = self.spool.take(self._max_rows, self._max_delay)
             if not batch:
                 return
             try:
-                table = pa.concat_tables([p.table for p in batch])
-                self._store.insert(self._table, table)
+                self._write(batch)
             except Exception as exc:
+                self.write_failures += 1
+                self.consecutive_failures += 1
+                self.last_error = str(exc)[:500]
                 log.error(
-                    "writing %d rows to %s failed: %s", sum(p.table.num_rows for p in batch), self._table, exc
+                    "writing %d spooled rows failed (attempt %d, retrying in %.1f s): %s",
+                    sum(r.rows for r in batch),
+                    self.consecutive_failures,
+                    backoff,
+                    self.last_error,
                 )
-                for p in batch:
-                    p.future.set_exception(exc)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX_S)
                 continue
+            backoff = _BACKOFF_START_S
+            self.consecutive_failures = 0
             self.batches_written += 1
-            self.rows_written += table.num_rows
-            for p in batch:
-                p.future.set_result(None)
+            self.spool.release(batch)
+
+
+class _TableSink:
+    """``Ingest``'s view of the spool for one table."""
+
+    def __init__(self, spool: Spool, table_name: str) -> None:
+        self._spool = spool
+        self._table = table_name
+
+    def submit(self, table: pa.Table) -> Future[None]:
+        if table.num_rows == 0:
+            done: Future[None] = Future()
+            done.set_result(None)
+            return done
+        return self._spool.append(self._table, table)
+
+    def flush(self, timeout: float) -> bool:
+        return self._spool.flush(timeout)

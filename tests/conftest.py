@@ -83,6 +83,21 @@ class CollectorProcess:
                 self.proc.wait()
 
 
+def settled_client(app: Any) -> Any:
+    """A TestClient for ``app`` whose reads first wait until everything the app acknowledged is
+    in the store. The collector acknowledges once data is durable in its spool, a moment before
+    the store has it; tests of what the API returns should not depend on that moment (freshness
+    has its own tests)."""
+    from fastapi.testclient import TestClient
+
+    class SettledClient(TestClient):
+        def get(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+            assert app.state.writer.spool.flush(30), "the spool did not drain into the store in 30 s"
+            return super().get(*args, **kwargs)
+
+    return SettledClient(app)
+
+
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real embedded store, in-process. chDB allows one data directory per process, so

@@ -23,6 +23,7 @@ from spyglass.analytics.cohorts import Z95
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store
 from tests import payloads as P
+from tests.conftest import settled_client
 
 pytestmark = pytest.mark.integration
 
@@ -108,7 +109,7 @@ def request(i: int, tenant: str) -> tuple[bytes, list[Any]]:
 @pytest.fixture(scope="module")
 def review(store: Store) -> Iterator[tuple[TestClient, str]]:
     project = f"review-{uuid.uuid4().hex[:8]}"
-    with TestClient(create_app(store, Settings(batch_max_delay=0.01))) as client:
+    with settled_client(create_app(store, Settings(batch_max_delay=0.01))) as client:
         feedback = []
         for tenant, count in (("a", 20), ("b", 3)):
             for i in range(1, count + 1):

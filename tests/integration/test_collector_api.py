@@ -8,6 +8,7 @@ import json
 import os
 import random
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store, StoreError, queries
 from tests import payloads as P
+from tests.conftest import settled_client
 
 pytestmark = pytest.mark.integration
 PB = {"content-type": "application/x-protobuf"}
@@ -24,7 +26,7 @@ PB = {"content-type": "application/x-protobuf"}
 
 @pytest.fixture()
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store, Settings(batch_max_delay=0.01))) as c:
+    with settled_client(create_app(store, Settings(batch_max_delay=0.01))) as c:
         yield c
 
 
@@ -206,7 +208,7 @@ def test_bad_input_is_rejected_and_changes_nothing(
 
 def test_oversized_bodies_get_413(store: Store) -> None:
     before = span_count(store)
-    with TestClient(create_app(store, Settings(max_body_bytes=2048))) as small:
+    with settled_client(create_app(store, Settings(max_body_bytes=2048))) as small:
         big = P.request(*[P.span(P.new_trace_id(), name="x" * 100) for _ in range(40)]).SerializeToString()
         assert len(big) > 2048
         assert small.post("/v1/traces", content=big, headers=PB).status_code == 413
@@ -297,13 +299,22 @@ class BrokenStore:
         return getattr(self.inner, name)
 
 
-def test_store_failure_is_503_with_retry_after(store: Store) -> None:
+def test_store_failure_is_absorbed_by_the_spool_and_replayed(store: Store, tmp_path: Path) -> None:
     tid = P.new_trace_id()
-    with TestClient(create_app(BrokenStore(store), Settings(batch_max_delay=0.01))) as broken:  # type: ignore[arg-type]
+    settings = Settings(batch_max_delay=0.01, spool_dir=str(tmp_path), drain_timeout=0.2)
+    with TestClient(create_app(BrokenStore(store), settings)) as broken:  # type: ignore[arg-type]
         resp = broken.post("/v1/traces", content=P.request(P.span(tid)).SerializeToString(), headers=PB)
-    assert resp.status_code == 503
-    assert resp.headers["retry-after"] == "5"
-    assert "store unavailable" in status_pb2.Status.FromString(resp.content).message
+        assert resp.status_code == 200  # durable in the spool although the store is down
+        ready = broken.get("/readyz")
+        while ready.status_code == 200:  # until the writer's first attempt has failed
+            ready = broken.get("/readyz")
+        metrics = broken.get("/metrics").text
+    assert ready.status_code == 503 and "disk full (injected)" in ready.json()["problems"][0]
+    assert "spyglass_store_up 0.0" in metrics and "spyglass_spool_rows 1.0" in metrics
+    # The next start replays the spool into the (working) store.
+    with settled_client(create_app(store, settings)) as healed:
+        assert healed.get(f"/api/traces/{tid.hex()}").status_code == 200
+        assert 'spyglass_replayed_rows_total{table="spans"} 1.0' in healed.get("/metrics").text
 
 
 class UnreadableStore:
@@ -331,20 +342,24 @@ class UnreadableStore:
     ],
 )
 def test_unreadable_store_is_503_with_retry_after(store: Store, path: str) -> None:
-    with TestClient(create_app(UnreadableStore(store), Settings())) as c:  # type: ignore[arg-type]
+    with settled_client(create_app(UnreadableStore(store), Settings())) as c:  # type: ignore[arg-type]
         resp = c.get(path)
     assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
     assert resp.json()["detail"] == "the store could not be read; retry shortly"
     assert "injected" not in resp.text  # the store's own message stays in the log
 
 
-def test_overload_is_503_before_accepting(store: Store) -> None:
+def test_full_spool_is_503_before_accepting(store: Store, tmp_path: Path) -> None:
     before = span_count(store)
-    with TestClient(create_app(store, Settings(max_pending_rows=3))) as tiny:
+    settings = Settings(spool_dir=str(tmp_path), spool_max_bytes=1000)
+    with settled_client(create_app(store, settings)) as tiny:
         req = P.request(*[P.span(P.new_trace_id()) for _ in range(5)])
         resp = tiny.post("/v1/traces", content=req.SerializeToString(), headers=PB)
-    assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+        assert resp.status_code == 503 and resp.headers["retry-after"] == "5"
+        assert "spool" in resp.text
+        metrics = tiny.get("/metrics").text
     assert span_count(store) == before
+    assert 'spyglass_rejected_requests_total{reason="busy",signal="spans"} 1.0' in metrics
 
 
 def test_healthz(client: TestClient) -> None:

@@ -13,13 +13,14 @@ from fastapi.testclient import TestClient
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store
 from tests import payloads as P
+from tests.conftest import settled_client
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture()
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store, Settings(batch_max_delay=0.01))) as c:
+    with settled_client(create_app(store, Settings(batch_max_delay=0.01))) as c:
         yield c
 
 
@@ -204,7 +205,7 @@ def test_malformed_bodies(
 
 
 def test_oversized_feedback_body_is_413(store: Store) -> None:
-    with TestClient(create_app(store, Settings(max_body_bytes=1000))) as small:
+    with settled_client(create_app(store, Settings(max_body_bytes=1000))) as small:
         resp = post(small, {"trace_id": GOOD, "comment": "x" * 2000})
     assert resp.status_code == 413
 

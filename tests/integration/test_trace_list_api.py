@@ -14,6 +14,7 @@ from spyglass.analytics.cost import PriceTable
 from spyglass.collector import Settings, create_app
 from spyglass.collector.store import Store
 from tests import payloads as P
+from tests.conftest import settled_client
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +25,7 @@ WINDOW = {"since": "2026-11-17T00:00:00Z", "until": "2026-11-22T00:00:00Z"}
 
 @pytest.fixture()
 def client(store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(store, Settings(batch_max_delay=0.01))) as c:
+    with settled_client(create_app(store, Settings(batch_max_delay=0.01))) as c:
         yield c
 
 
@@ -229,7 +230,7 @@ def test_operator_price_file_prices_an_in_house_model(store: Store, tmp_path: An
         '[[price]]\nmodel = "in-house-llm"\neffective = 2026-01-01\n'
         "input_per_mtok = 1.0\noutput_per_mtok = 2.0\n"
     )
-    with TestClient(create_app(store, Settings(batch_max_delay=0.01, prices_file=str(prices)))) as c:
+    with settled_client(create_app(store, Settings(batch_max_delay=0.01, prices_file=str(prices)))) as c:
         project = f"cost-{uuid.uuid4().hex[:8]}"
         tid = make_trace(c, project, T0, model="in-house-llm")
         trace = c.get(f"/api/traces/{tid}", params={"project": project}).json()
