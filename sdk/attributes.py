@@ -107,3 +107,9 @@ DATA_CLASS = "spyglass.data_class"
 """public, internal, customer, regulated, or the operator's own label."""
 PROJECT = "spyglass.project"
 """Resource attribute naming the project a service's spans belong to (default ``default``)."""
+REDACTION_PREFIX = "spyglass.redaction."
+"""Prefix of the redaction counts: ``spyglass.redaction.email = 2`` means two email addresses
+in this span's content were replaced by ``[REDACTED:email]`` (the values are never exported)."""
+SAMPLE_RATE = "spyglass.sample_rate"
+"""The head-sampling rate applied to the span's trace (set only when sampling is configured);
+a trace kept at rate r stands for 1/r traces."""
