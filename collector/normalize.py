@@ -1,9 +1,11 @@
 """OTLP spans -> rows of the ``spans`` table, as one Arrow table per request.
 
-Typed columns are filled from attributes through ``COLUMN_SOURCES`` (first listed name wins);
-an attribute used for a column leaves the map, every other attribute stays in it, so nothing a
-client sent is lost. A span that cannot be stored (bad IDs, bad timestamps) is rejected on its
-own, with a reason, and the rest of the batch goes through.
+Other instrumentations' names are first translated into Spyglass's (``conventions``); then
+typed columns are filled from attributes through ``STRING_SOURCES`` / ``COUNT_SOURCES`` (first
+listed name wins); an attribute used for a column leaves the map, every other attribute stays
+in it, so nothing a client sent is lost. A span that cannot be stored (bad IDs, bad timestamps)
+is rejected on its own, with a reason, and the rest of the batch goes through. Finally, a model
+call recorded twice in the batch (two instrumentations) is counted once (``duplicates``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from spyglass import attributes as A
 
+from . import conventions, duplicates
 from .store.queries import SPAN_COLUMNS
 
 _STR_MAP = pa.map_(pa.string(), pa.string())
@@ -173,10 +176,30 @@ def _take_count(attrs: dict[str, Any], names: tuple[str, ...]) -> int | None:
 
 def _take_list(attrs: dict[str, Any], name: str, kind: type) -> list[Any]:
     value = attrs.get(name)
+    if isinstance(value, str) and value.startswith("["):  # a JSON array (Logfire writes these)
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
     if isinstance(value, list) and all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
         del attrs[name]
         return value
     return []
+
+
+def _fill_from_kind(cols: dict[str, list[Any]], kind: str, span_name: str, attrs: dict[str, Any]) -> None:
+    """What a foreign span implies but does not name: the operation of its kind, the tool a
+    model call asked for (from its output), a tool span's name as its tool."""
+    if not cols["operation"][-1] and kind in A.OPERATION_BY_KIND:
+        cols["operation"][-1] = A.OPERATION_BY_KIND[kind]
+    if cols["tool_name"][-1]:
+        return
+    if kind == "llm" and cols["output"][-1]:
+        cols["tool_name"][-1], call_id = conventions.requested_tool(cols["output"][-1])
+        cols["tool_call_id"][-1] = cols["tool_call_id"][-1] or call_id
+    elif kind == "tool":
+        entity = attrs.get("traceloop.entity.name")
+        cols["tool_name"][-1] = entity if isinstance(entity, str) and entity else span_name
 
 
 def _exception_type(span: Any, events_attrs: list[dict[str, Any]]) -> str:
@@ -230,6 +253,8 @@ def normalize(
                     errors.append(f"span {span.name[:100]!r}: {problem}")
                     continue
                 attrs = _attrs(span.attributes)
+                events = [(e.name, _attrs(e.attributes)) for e in span.events]
+                conventions.translate(attrs, events)
                 cols["project"].append(project)
                 cols["trace_id"].append(span.trace_id)
                 cols["span_id"].append(span.span_id)
@@ -253,8 +278,9 @@ def normalize(
                 if isinstance(kind, str) and kind in A.KINDS:
                     del attrs[A.SPAN_KIND]
                 else:
-                    kind = KIND_BY_OPERATION.get(cols["operation"][-1], "")
+                    kind = conventions.kind_of(attrs) or KIND_BY_OPERATION.get(cols["operation"][-1], "")
                 cols["kind"].append(kind)
+                _fill_from_kind(cols, kind, span.name, attrs)
                 fallback = attrs.get(A.LLM_FALLBACK)
                 if isinstance(fallback, bool):
                     del attrs[A.LLM_FALLBACK]
@@ -264,7 +290,7 @@ def normalize(
                 cols["document_ids"].append(_take_list(attrs, A.RETRIEVAL_DOCUMENT_IDS, str))
                 scores = _take_list(attrs, A.RETRIEVAL_DOCUMENT_SCORES, (int, float))  # type: ignore[arg-type]
                 cols["document_scores"].append([float(s) for s in scores])
-                events_attrs = [_attrs(e.attributes) for e in span.events]
+                events_attrs = [ea for _, ea in events]
                 if not cols["error_type"][-1]:
                     cols["error_type"][-1] = _exception_type(span, events_attrs)
                 cols["attributes"].append(_text_map(attrs))
@@ -283,6 +309,7 @@ def normalize(
                 cols["dropped_links_count"].append(
                     span.dropped_links_count + len(span.links) - len(valid_links)
                 )
+    duplicates.count_once(cols)
     table = pa.Table.from_pydict(
         {
             c: pa.array(cols[c], SCHEMA.field(c).type if c in SCHEMA.names else pa.string())
