@@ -18,10 +18,13 @@ from __future__ import annotations
 
 from ._cohort import cohort
 from ._config import flush, init
+from ._data_class import data_class
 from ._feedback import feedback
 from ._guard import counters as _counters
+from ._identity import hash_identifier
 from ._instrument import SpanFactory
 from ._kinds import embedding, llm, rerank, retrieval, span, tool, workflow
+from ._redact import Redactor
 from ._spans import LLMSpan, RetrievalSpan, SpanHandle, ToolSpan, current_span, current_trace_id
 
 __version__ = "0.1.0"
@@ -37,6 +40,7 @@ def sdk_stats() -> dict[str, int]:
 
 __all__ = [
     "LLMSpan",
+    "Redactor",
     "RetrievalSpan",
     "SpanFactory",
     "SpanHandle",
@@ -45,9 +49,11 @@ __all__ = [
     "cohort",
     "current_span",
     "current_trace_id",
+    "data_class",
     "embedding",
     "feedback",
     "flush",
+    "hash_identifier",
     "init",
     "llm",
     "rerank",

@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 
 from opentelemetry import context as otel_context
 
+from . import _identity
 from . import attributes as A
 
 _COHORT_KEY = otel_context.create_key("spyglass-cohort")
@@ -36,6 +37,8 @@ def cohort(
     """Stamp the request's cohort on every span started inside the block.
 
     Nested blocks add to or override the outer cohort; ``None`` leaves a field as it was.
+    With an identifier key configured, ``tenant`` and ``user`` are exported as keyed hashes
+    (``spyglass.hash_identifier``).
 
     Example::
 
@@ -51,9 +54,14 @@ def cohort(
         "session": session,
     }
     merged = dict(current_cohort_attributes() or {})
+    hashing = _identity.hashing()
     for field, value in given.items():
         if value is not None:
-            merged[A.COHORT_ATTRIBUTES[field]] = str(value)
+            text: str | None = str(value)
+            if hashing and field in ("tenant", "user"):
+                text = _identity.export_identifier(str(value))  # None: withheld, fail closed
+            if text is not None:
+                merged[A.COHORT_ATTRIBUTES[field]] = text
     token = otel_context.attach(otel_context.set_value(_COHORT_KEY, merged))
     try:
         yield

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import trace
@@ -13,10 +13,12 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.util.re import parse_env_headers
 
+from . import _identity, _redact, _sampling
 from . import attributes as A
 from ._feedback import sender
 from ._guard import logger
 from ._processors import BoundedExportProcessor, CohortProcessor
+from ._redact import Redactor
 from ._state import TRUTHY, state
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
@@ -74,6 +76,13 @@ def init(
     schedule_delay_millis: float = 1000,
     export_timeout: float = 5.0,
     shutdown_timeout: float = 3.0,
+    redactor: Redactor | Callable[[str], str] | None = None,
+    identifiers: str | None = None,
+    identifier_key: str | bytes | None = None,
+    sample_rate: float | None = None,
+    sample_rates: Mapping[str, float] | None = None,
+    sample_buffer_size: int = 2048,
+    sample_window: float = 300.0,
 ) -> TracerProvider:
     """Send this process's spans to a Spyglass collector over OTLP/HTTP.
 
@@ -93,6 +102,20 @@ def init(
     waits at most ``export_timeout`` seconds, and at interpreter exit Spyglass gives up
     exporting after ``shutdown_timeout`` seconds.
 
+    Data governance (invalid arguments raise ``ValueError`` and change nothing; invalid
+    environment values are logged and fail safe):
+
+    - ``redactor``: what redacts captured content and feedback text (a ``spyglass.Redactor``,
+      or a ``str -> str`` callable run after the built-in detectors; default: the built-ins).
+    - ``identifiers`` (``SPYGLASS_IDENTIFIERS``): ``raw`` or ``hmac``; ``identifier_key``
+      (``SPYGLASS_IDENTIFIER_KEY``, at least 16 bytes) turns ``hmac`` on: tenant and user are
+      exported as ``spyglass.hash_identifier(value)``.
+    - ``sample_rate`` (``SPYGLASS_SAMPLE_RATE``, default 1: keep all) and ``sample_rates``
+      (``SPYGLASS_SAMPLE_RATES=support=0.1,classify=1``): the share of traces exported, per
+      cohort workflow or root span name. Traces sampled out wait up to ``sample_window``
+      seconds in a buffer of ``sample_buffer_size`` spans and are exported after all if
+      they end in error or get negative ``spyglass.feedback`` in this process.
+
     Example::
 
         spyglass.init(endpoint="http://127.0.0.1:4318", service_name="support-bot")
@@ -102,6 +125,12 @@ def init(
         return state.provider  # type: ignore[return-value]
     if capture_content is None:
         capture_content = (_env("SPYGLASS_CAPTURE_CONTENT") or "").lower() in TRUTHY
+    # Governance options: every one validated (raising) before any takes effect.
+    new_redactor = _redact.resolve(redactor)
+    sampling = _sampling.settings(sample_rate, sample_rates)
+    sampler_args = _sampling.check_buffer(sample_buffer_size, sample_window)
+    _identity.configure(identifiers, identifier_key)  # the last check: applies only if valid
+    _redact.configure(new_redactor)
 
     provider = tracer_provider
     if provider is None:
@@ -130,7 +159,12 @@ def init(
         shutdown_timeout=shutdown_timeout,
     )
     provider.add_span_processor(cohort)
-    provider.add_span_processor(export)
+    if sampling is None:
+        provider.add_span_processor(export)
+    else:
+        sampler = _sampling.SamplingProcessor(export, rate=sampling[0], rates=sampling[1], **sampler_args)
+        _sampling.register(sampler)
+        provider.add_span_processor(sampler)
 
     state.provider = provider
     state.tracer = provider.get_tracer("spyglass")

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from . import _redact, _sampling
 from ._guard import counters, log_rate_limited, report_internal_error
 
 SOURCES = ("end_user", "support", "reviewer", "eval")
@@ -32,6 +33,7 @@ _EVENT_ID = re.compile(r"^[\w.:\-]{1,64}$")
 _BATCH = 500
 _MAX_QUEUE = 10_000
 _RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
+_FREE_TEXT = ("comment", "escalation_reason", "override", "resolution")
 
 
 class _Sender:
@@ -195,7 +197,11 @@ def feedback(
 
     The event is sent in the background; an invalid call is logged and counted in
     ``sdk_stats()["feedback_invalid"]`` and returns None, never raising into the application.
-    Comments and overrides are sent as given: they are what the application chose to record.
+    The free text (``comment``, ``escalation_reason``, ``override``, ``resolution``) goes
+    through the same redactor as captured content (``spyglass.Redactor``), whether or not
+    content capture is on; the counts ride in ``attributes`` (``spyglass.redaction.email``).
+    Negative feedback (thumbs down, an escalation or an override) given in this process
+    keeps a trace that head sampling left out, if its spans are still held (``init``).
 
     Example::
 
@@ -238,6 +244,14 @@ def feedback(
             return None
         from ._state import state
 
+        # Free text is what a user or agent typed: redacted like captured content, always
+        # (feedback is sent whether or not span content capture is on).
+        redacted: dict[str, int] = {}
+        for name in _FREE_TEXT:
+            if content[name] not in (None, ""):
+                content[name], found = _redact.active.scrub(content[name])
+                for kind, n in found.items():
+                    redacted[kind] = redacted.get(kind, 0) + n
         event: dict[str, Any] = {
             "id": event_id or uuid.uuid4().hex,
             "trace_id": trace_id.lower(),
@@ -248,14 +262,16 @@ def feedback(
             event["span_id"] = span_id.lower()
         # Stamped now, not on arrival: the event may wait in the queue or be retried.
         event["timestamp"] = _timestamp(timestamp if timestamp is not None else time.time())
-        if attributes:
-            event["attributes"] = {str(k): str(v) for k, v in attributes.items()}
+        if attributes or redacted:
+            event["attributes"] = {str(k): str(v) for k, v in (attributes or {}).items()}
+            event["attributes"].update({k: str(n) for k, n in _redact.count_attributes(redacted).items()})
         if state.project:
             event["project"] = state.project
         if not sender.url:
             from ._config import feedback_url
 
             sender.configure(feedback_url(None), None, 5.0, 3.0)
+        _sampling.on_feedback(trace_id, event)  # keeps a sampled-out trace on negative feedback
         if not sender.put(event):
             counters.add("feedback_dropped")
             log_rate_limited("feedback queue full", "spyglass: feedback queue full; event dropped")

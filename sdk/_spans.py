@@ -14,7 +14,9 @@ from typing import Any, TypeVar
 from opentelemetry import trace
 from opentelemetry.trace import format_span_id, format_trace_id
 
+from . import _redact
 from . import attributes as A
+from ._data_class import check_data_class
 from ._guard import internal_errors, report_internal_error
 from ._state import state
 
@@ -84,8 +86,11 @@ class SpanHandle:
 
     @_guarded
     def set_data_class(self, data_class: str) -> None:
-        """Label the span's data (public, internal, customer, regulated, or your own label)."""
-        self._span.set_attribute(A.DATA_CLASS, data_class)
+        """Label the span's data (public, internal, customer, regulated, or your own label of
+        1-32 characters a-z, 0-9, ``_``, ``-``); an invalid label is logged and not applied."""
+        label = check_data_class(data_class)
+        if label is not None:
+            self._span.set_attribute(A.DATA_CLASS, label)
 
     def _format_input(self, value: Any) -> str:
         return _text(value)
@@ -95,15 +100,27 @@ class SpanHandle:
 
     @_guarded
     def set_input(self, value: Any) -> None:
-        """Record the span's input (prompt, query, arguments). Exported only with capture on."""
+        """Record the span's input (prompt, query, arguments). Exported only with capture on,
+        redacted (``spyglass.Redactor``)."""
         if state.capture_content:
-            self._span.set_attribute(self._input_key, self._format_input(value))
+            self._set_content(self._input_key, self._format_input, value)
 
     @_guarded
     def set_output(self, value: Any) -> None:
-        """Record the span's output (completion, answer, result). Exported only with capture on."""
+        """Record the span's output (completion, answer, result). Exported only with capture
+        on, redacted (``spyglass.Redactor``)."""
         if state.capture_content:
-            self._span.set_attribute(self._output_key, self._format_output(value))
+            self._set_content(self._output_key, self._format_output, value)
+
+    def _set_content(self, key: str, fmt: Callable[[Any], str], value: Any) -> None:
+        # Redact the strings inside the value before serializing, so JSON stays valid; the
+        # counts add up over every content value set on this span.
+        scrubbed, counts = _redact.active.scrub(value)
+        self._span.set_attribute(key, fmt(scrubbed))
+        if counts:
+            current = getattr(self._span, "attributes", None) or {}
+            attrs = _redact.count_attributes(counts)
+            self._span.set_attributes({k: n + int(current.get(k, 0)) for k, n in attrs.items()})
 
 
 class LLMSpan(SpanHandle):

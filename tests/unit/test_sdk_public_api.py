@@ -10,6 +10,7 @@ import spyglass
 
 EXPECTED_ALL = [
     "LLMSpan",
+    "Redactor",
     "RetrievalSpan",
     "SpanFactory",
     "SpanHandle",
@@ -18,9 +19,11 @@ EXPECTED_ALL = [
     "cohort",
     "current_span",
     "current_trace_id",
+    "data_class",
     "embedding",
     "feedback",
     "flush",
+    "hash_identifier",
     "init",
     "llm",
     "rerank",

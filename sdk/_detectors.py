@@ -1,0 +1,173 @@
+"""The built-in redaction detectors: what a secret or a personal identifier looks like.
+
+Each detector is a regular expression, a cheap substring test that skips it on text that
+cannot match, and for the ambiguous kinds (card numbers, phone numbers, bearer tokens) a
+check on the match that rejects near-misses: a 16-digit order number that fails the Luhn
+checksum, a date, a version string, an IP address. Every repetition is bounded, so no
+pattern backtracks quadratically on long text.
+
+They run in the order of ``DETECTORS``: the specific before the general (a database URL
+before the password in it, a provider key before the bearer token that carries it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """One kind of sensitive value. ``kind`` names the placeholder (``[REDACTED:kind]``) and
+    the count attribute (``spyglass.redaction.kind``)."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    triggers: tuple[str, ...] = ()
+    """Run only if one of these substrings is present (empty: always run)."""
+    accept: Callable[[re.Match[str]], bool] | None = None
+    """Reject a match that is a near-miss (None: every match is redacted)."""
+    keep_group: int = 0
+    """Redact only this group of the match (0: the whole match)."""
+
+
+def luhn_ok(digits: str) -> bool:
+    """The payment-card checksum (ISO/IEC 7812): catches one wrong digit and most swaps."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> bool:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    # Issuer ranges start with 2-6 (Mastercard 2/5, Amex/Diners/JCB 3, Visa 4, Discover/UnionPay 6).
+    return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
+
+
+_PHONE_WORDS = re.compile(
+    r"\b(?:phone|telephone|tel|call|mobile|cell|sms|text|whatsapp|fax)\b", re.IGNORECASE
+)
+
+
+def _phone_international(match: re.Match[str]) -> bool:
+    return 8 <= sum(c.isdigit() for c in match.group(0)) <= 15  # E.164: at most 15 digits
+
+
+def _phone_trunk(match: re.Match[str]) -> bool:
+    groups = re.findall(r"\d+", match.group(0))
+    digits = sum(len(g) for g in groups)
+    if match.group("sep") == "." and len(groups) == 4 and all(len(g) <= 3 for g in groups):
+        return False  # 010.001.002.003 is a zero-padded IP address, not a phone number
+    return 9 <= digits <= 12
+
+
+def _phone_plain(match: re.Match[str]) -> bool:
+    # A bare run of 10-11 digits is as likely an order number or a Unix time: only with a
+    # phone word just before it ("call 4155552671", "tel: 07700900123").
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    before = re.split(r"\d", before)[-1]  # only the words since the previous number
+    return _PHONE_WORDS.search(before) is not None
+
+
+def _bearer(match: re.Match[str]) -> bool:
+    token = match.group(2)
+    # "Bearer instruments": a token has a digit or mixes cases; prose does neither.
+    return any(c.isdigit() for c in token) or (token.lower() != token and token.upper() != token)
+
+
+# Boundaries shared by the digit detectors: not inside a longer word, number, version or ID.
+_NUM_START = r"(?<![\w.+\-/:])"
+_NUM_END = r"(?![\w\-]|[.:/]\d)"
+
+DETECTORS: tuple[Detector, ...] = (
+    Detector(
+        "private_key",
+        re.compile(
+            r"-----BEGIN[A-Z ]{0,40}PRIVATE KEY[A-Z ]{0,10}-----"
+            r"(?:.{0,20000}?-----END[A-Z ]{0,40}PRIVATE KEY[A-Z ]{0,10}-----|[A-Za-z0-9+/=\s\\]{0,20000})",
+            re.DOTALL,
+        ),
+        ("PRIVATE KEY",),
+    ),
+    Detector(
+        "jwt",
+        re.compile(r"\beyJ[A-Za-z0-9_-]{8,4096}\.eyJ[A-Za-z0-9_-]{8,8192}\.[A-Za-z0-9_-]{0,4096}"),
+        ("eyJ",),
+    ),
+    Detector(
+        "database_url",
+        re.compile(
+            r"\b(?:jdbc:)?(?:postgres(?:ql)?|mysql|mariadb|mongodb(?:\+srv)?|rediss?|amqps?|mssql"
+            r"|sqlserver|oracle|clickhouse|cockroachdb|snowflake)(?:\+[a-z0-9]{1,20})?"
+            r"://[^\s\"'<>`]{1,2048}",
+            re.IGNORECASE,
+        ),
+        ("://",),
+    ),
+    Detector(
+        "url_password",
+        re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.\-]{0,30}://[^\s:/@\"'<>`]{0,256}:([^\s/@\"'<>`]{1,256})@"),
+        ("://",),
+        keep_group=1,
+    ),
+    Detector("anthropic_key", re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{20,512}"), ("sk-ant-",)),
+    Detector(
+        "openai_key",
+        # The body must hold a digit: "sk-" at the start of a long hyphenated phrase is prose.
+        re.compile(r"\bsk-(?:proj-|svcacct-|admin-)?(?=[A-Za-z_\-]{0,511}\d)[A-Za-z0-9_\-]{20,512}"),
+        ("sk-",),
+    ),
+    Detector(
+        "stripe_key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,256}"), ("_live_", "_test_")
+    ),
+    Detector("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA")),
+    Detector(
+        "github_token",
+        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+        ("gh", "github_pat_"),
+    ),
+    Detector("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,255}"), ("xox",)),
+    Detector("google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), ("AIza",)),
+    Detector(
+        "bearer_token",
+        re.compile(r"\b(Bearer\s{1,5})([A-Za-z0-9\-._~+/]{16,4096}=*)", re.IGNORECASE),
+        accept=_bearer,
+        keep_group=2,
+    ),
+    Detector(
+        "email",
+        re.compile(r"(?<![\w.%+\-])[A-Za-z0-9._%+\-]{1,64}@(?:[A-Za-z0-9\-]{1,63}\.){1,8}[A-Za-z]{2,24}\b"),
+        ("@",),
+    ),
+    Detector("card_number", re.compile(_NUM_START + r"\d(?:[ \-]?\d){12,18}" + _NUM_END), accept=_card),
+    # E.164 and international notation: +44 20 7946 0958, +1 (415) 555-2671, +33 1 23 45 67 89.
+    Detector(
+        "phone",
+        re.compile(r"(?<![\w+])\+[1-9](?:[ .\-]{0,2}\(?\d\)?){6,14}(?!\d)"),
+        ("+",),
+        accept=_phone_international,
+    ),
+    # North American: (415) 555-2671, 415-555-2671, 415.555.2671, 1-415-555-2671.
+    Detector(
+        "phone",
+        re.compile(
+            _NUM_START + r"(?:1[ .\-])?(?:\([2-9]\d{2}\) ?\d{3}[ .\-]|[2-9]\d{2}(?P<sep>[ .\-])\d{3}(?P=sep))"
+            r"\d{4}" + _NUM_END
+        ),
+    ),
+    # National with a trunk 0: 020 7946 0958, 07700 900123, 01 23 45 67 89, 030-1234567.
+    Detector(
+        "phone",
+        re.compile(_NUM_START + r"0\d{1,4}(?P<sep>[ .\-])\d{2,8}(?:(?P=sep)\d{2,8}){0,4}" + _NUM_END),
+        accept=_phone_trunk,
+    ),
+    Detector("phone", re.compile(_NUM_START + r"\d{10,11}" + _NUM_END), accept=_phone_plain),
+)
+
+KINDS: tuple[str, ...] = tuple(dict.fromkeys(d.kind for d in DETECTORS))
+"""The built-in detector kinds, in the order they run."""

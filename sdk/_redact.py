@@ -1,0 +1,184 @@
+"""Redaction of captured content before it leaves the process.
+
+A ``Redactor`` runs the built-in detectors (``_detectors.py``) and then the application's
+own redactors over a string, replaces each finding with a typed placeholder
+(``[REDACTED:email]``) and reports how many of each kind it replaced; the span records
+those counts (``spyglass.redaction.email = 2``), never the values.
+
+A redactor that raises, or returns something other than a string, fails closed: the whole
+string becomes ``[REDACTED:error]`` (counted as ``error``), never the raw value.
+
+The active redactor is process-wide (``spyglass.init(redactor=...)``); it runs on span
+content only when content capture is on, and on feedback text always (see ``_feedback.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from ._detectors import DETECTORS, KINDS
+from ._guard import log_rate_limited, report_internal_error
+
+PLACEHOLDER = "[REDACTED:{}]"
+ERROR = "error"
+COUNT_PREFIX = "spyglass.redaction."
+_PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
+
+
+class Redactor:
+    """Replaces secrets and personal identifiers in text with typed placeholders.
+
+    ``custom`` are the application's own redactors, each a ``str -> str`` callable run after
+    the built-in detectors, in order. What a custom redactor replaced is counted by the
+    placeholders it wrote (``[REDACTED:order_id]`` counts as ``order_id``), else as one
+    ``custom`` per changed string. ``detectors`` picks built-in kinds (default: all of
+    ``Redactor.BUILTIN``; ``()`` turns them off). An unknown kind raises ``ValueError``.
+
+    Example::
+
+        def mask_order_ids(text: str) -> str:
+            return re.sub(r"ORD-\\d+", "[REDACTED:order_id]", text)
+
+        spyglass.init(capture_content=True, redactor=spyglass.Redactor([mask_order_ids]))
+        spyglass.Redactor().redact("mail bob@example.com")
+        # -> ('mail [REDACTED:email]', {'email': 1})
+    """
+
+    BUILTIN: tuple[str, ...] = KINDS
+
+    __slots__ = ("_custom", "_detectors")
+
+    def __init__(
+        self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
+    ) -> None:
+        if callable(custom):
+            custom = [custom]
+        for fn in custom:
+            if not callable(fn):
+                raise TypeError(f"a custom redactor must be a callable str -> str, not {fn!r}")
+        if isinstance(detectors, str):
+            raise TypeError(f"detectors must be a list of kinds, not the string {detectors!r}")
+        chosen = KINDS if detectors is None else tuple(detectors)
+        unknown = sorted(set(chosen) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown redaction detectors {unknown}; the built-in ones are {list(KINDS)}")
+        self._custom = tuple(custom)
+        self._detectors = tuple(d for d in DETECTORS if d.kind in chosen)
+
+    def redact(self, text: str) -> tuple[str, dict[str, int]]:
+        """``text`` with every finding replaced, and the number replaced of each kind."""
+        counts: Counter[str] = Counter()
+        try:
+            for det in self._detectors:
+                if det.triggers and not any(t in text for t in det.triggers):
+                    continue
+                text = det.pattern.sub(_replacer(det, counts), text)
+        except Exception:
+            # Only an SDK bug gets here (the patterns are ours); still never export the raw text.
+            report_internal_error("redaction")
+            return PLACEHOLDER.format(ERROR), {ERROR: 1}
+        for fn in self._custom:
+            try:
+                before = Counter(_PLACEHOLDER_RE.findall(text))
+                result = fn(text)
+                if not isinstance(result, str):
+                    raise TypeError(f"returned {type(result).__name__}, not str")
+            except Exception:
+                name = getattr(fn, "__qualname__", repr(fn))
+                log_rate_limited(
+                    f"redact {name}",
+                    "spyglass: redactor %s failed; the value was replaced by [REDACTED:error]",
+                    name,
+                    exc_info=True,
+                )
+                return PLACEHOLDER.format(ERROR), {ERROR: 1}
+            if result != text:
+                added = Counter(_PLACEHOLDER_RE.findall(result)) - before
+                counts.update(added if added else {"custom": 1})
+            text = result
+        return text, dict(counts)
+
+    def __call__(self, text: str) -> str:
+        """``text`` redacted (counts discarded): usable wherever a ``str -> str`` is expected."""
+        return self.redact(text)[0]
+
+    def scrub(self, value: Any) -> tuple[Any, dict[str, int]]:
+        """Redact every string in a JSON-like value (dict keys, list items, and numbers and
+        other objects as their text), keeping its structure so it still serializes as JSON."""
+        counts: Counter[str] = Counter()
+        return self._scrub(value, counts), dict(counts)
+
+    def _scrub(self, value: Any, counts: Counter[str]) -> Any:
+        if isinstance(value, str):
+            text, found = self.redact(value)
+            counts.update(found)
+            return text
+        if value is None or isinstance(value, bool | float):
+            return value
+        if isinstance(value, Mapping):
+            return {
+                (self._scrub(k, counts) if isinstance(k, str) else k): self._scrub(v, counts)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self._scrub(v, counts) for v in value]
+        # An int can be a card or phone number; other objects are exported as their str().
+        text, found = self.redact(str(value))
+        if not found and isinstance(value, int):
+            return value
+        counts.update(found)
+        return text
+
+
+def _replacer(det: Any, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+    placeholder = PLACEHOLDER.format(det.kind)
+
+    def replace(match: re.Match[str]) -> str:
+        if det.accept is not None and not det.accept(match):
+            return match.group(0)
+        counts[det.kind] += 1
+        if not det.keep_group:
+            return placeholder
+        start, end = match.span(det.keep_group)
+        whole = match.group(0)
+        offset = match.start()
+        return whole[: start - offset] + placeholder + whole[end - offset :]
+
+    return replace
+
+
+def redact(text: str) -> tuple[str, dict[str, int]]:
+    """Redact ``text`` with the process's active redactor: the function the collector's
+    instrumentation mappers reuse for third-party content."""
+    return active.redact(text)
+
+
+def count_attributes(counts: Mapping[str, int]) -> dict[str, int]:
+    """Counts as span attributes: ``{"email": 2}`` -> ``{"spyglass.redaction.email": 2}``."""
+    return {COUNT_PREFIX + kind: n for kind, n in counts.items() if n}
+
+
+active: Redactor = Redactor()
+"""The redactor in force; ``spyglass.init(redactor=...)`` replaces it."""
+
+
+def resolve(redactor: Redactor | Callable[[str], str] | None) -> Redactor:
+    """``redactor`` as a ``Redactor``: a bare callable runs after the built-ins, None means
+    the built-ins only; anything else raises ``TypeError``."""
+    if redactor is None:
+        return Redactor()
+    if isinstance(redactor, Redactor):
+        return redactor
+    if callable(redactor):
+        return Redactor([redactor])
+    raise TypeError(f"redactor must be a spyglass.Redactor or a callable str -> str, not {redactor!r}")
+
+
+def configure(redactor: Redactor | Callable[[str], str] | None) -> Redactor:
+    """Install ``redactor`` (see ``resolve``) as the active one; returns the previous one."""
+    global active
+    previous, active = active, resolve(redactor)
+    return previous
