@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import polars as pl
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
@@ -22,10 +22,13 @@ from spyglass.analytics import build_trace, feedback_events, trace_rows
 from spyglass.analytics.cost import PriceTable
 
 from . import otlp
+from .admin_api import install as install_governance
 from .analytics_api import BadParameter, CohortFilters, create_router, window
+from .auth import require_read
 from .ingest import Busy, Denied, Ingest, Rejected
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
+from .redaction import redact_third_party_content
 from .settings import Settings
 from .spool import Spool
 from .store import Store, StoreError, queries
@@ -99,23 +102,34 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from .grpc_server import serving  # grpcio loads only when the collector runs
+
         with writer:
-            yield
+            async with serving(app.state.ingest, settings) as grpc_port:
+                app.state.grpc_port = grpc_port
+                yield
 
     app = FastAPI(title="Spyglass collector", version="0.1.0", lifespan=lifespan)
     app.state.writer = writer
     app.state.store = store
     app.state.settings = settings
     ingest = Ingest(
-        settings, writer.sink(queries.SPANS_TABLE), writer.sink(queries.FEEDBACK_TABLE), metrics=metrics
+        settings,
+        writer.sink(queries.SPANS_TABLE),
+        writer.sink(queries.FEEDBACK_TABLE),
+        transforms=[redact_third_party_content],  # other instrumentations' content, as the SDK's
+        metrics=metrics,
     )
     app.state.ingest = ingest  # the one ingestion path, for every transport
+    # API keys on every transport and read route, the content policy on ingest, retention TTL.
+    install_governance(app, store, settings, ingest)
+    read_scope = [Depends(require_read)]
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _api_error(400, _validation_message(exc))
 
-    app.include_router(create_router(store, prices))
+    app.include_router(create_router(store, prices), dependencies=read_scope)
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
@@ -126,6 +140,10 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         log.error("%s %s: %s", request.method, request.url.path, str(exc)[:2000])
         return _api_error(503, "the store could not be read; retry shortly", RETRY_AFTER_S)
 
+    # The Langfuse SDK exports to <host>/api/public/otel/v1/traces: the same handler, so an app
+    # instrumented with Langfuse points at Spyglass by changing its host. Its Basic auth header
+    # (public:secret key) goes to the key check like any other Authorization value.
+    @app.post("/api/public/otel/v1/traces", summary="OTLP/HTTP trace export at the Langfuse SDK's path")
     @app.post("/v1/traces", summary="OTLP/HTTP trace export (protobuf or JSON, optionally gzip)")
     async def export_traces(request: Request) -> Response:
         media = otlp.JSON  # an unsupported Content-Type is answered in JSON
@@ -171,7 +189,9 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             return _api_error(503, f"feedback not stored: {exc}; retry later", exc.retry_after)
         return JSONResponse({"accepted": table.num_rows, "ids": table.column("event_id").to_pylist()})
 
-    @app.get("/api/traces", summary="Recent traces, newest first, with filters and paging")
+    @app.get(
+        "/api/traces", summary="Recent traces, newest first, with filters and paging", dependencies=read_scope
+    )
     def list_traces(
         filters: CohortFilters,
         project: Project = "default",
@@ -202,7 +222,11 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             {"traces": rows[:limit], "limit": limit, "offset": offset, "has_more": len(rows) > limit}
         )
 
-    @app.get("/api/feedback", summary="The feedback inbox: negative feedback and escalations")
+    @app.get(
+        "/api/feedback",
+        summary="The feedback inbox: negative feedback and escalations",
+        dependencies=read_scope,
+    )
     def list_feedback(
         project: Project = "default",
         since: Annotated[str | None, Query(description="ISO 8601; default: 30 days before until")] = None,
@@ -226,7 +250,11 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             {"events": events[:limit], "limit": limit, "offset": offset, "has_more": len(events) > limit}
         )
 
-    @app.get("/api/traces/{trace_id}", summary="A whole trace: spans as a tree, with totals and feedback")
+    @app.get(
+        "/api/traces/{trace_id}",
+        summary="A whole trace: spans as a tree, with totals and feedback",
+        dependencies=read_scope,
+    )
     def get_trace(trace_id: str, project: Project = "default") -> JSONResponse:
         if not TRACE_ID.match(trace_id) or not int(trace_id, 16):
             return _api_error(

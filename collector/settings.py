@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -13,6 +13,9 @@ class Settings:
     """Address to listen on (``SPYGLASS_HOST``)."""
     port: int = 4318
     """Port: 4318 is the standard OTLP/HTTP port (``SPYGLASS_PORT``)."""
+    grpc_port: int = 4317
+    """OTLP/gRPC port, on the same host: 4317 is the standard one; 0 turns gRPC off
+    (``SPYGLASS_GRPC_PORT``)."""
     data_dir: str = "./spyglass-data"
     """Embedded store directory (``SPYGLASS_DATA_DIR``)."""
     store: str = ""
@@ -34,6 +37,16 @@ class Settings:
     """Project of spans whose resource names none (``SPYGLASS_DEFAULT_PROJECT``)."""
     prices_file: str = ""
     """A TOML price table that overrides and extends the shipped one (``SPYGLASS_PRICES_FILE``)."""
+    require_keys: bool = False
+    """Every request needs an API key (``SPYGLASS_REQUIRE_KEYS``); needed to listen beyond loopback."""
+    admin_key: str = field(default="", repr=False)
+    """The operator's key, every scope on every project (``SPYGLASS_ADMIN_KEY``); setting it turns
+    keys on."""
+    key_cache_seconds: float = 5.0
+    """How long a key lookup is reused: a revocation reaches other collector processes within it
+    (``SPYGLASS_KEY_CACHE_SECONDS``)."""
+    policy_file: str = ""
+    """A TOML governance policy merged over the shipped one (``SPYGLASS_POLICY_FILE``)."""
 
     spool_dir: str = ""
     """The write-ahead spool's directory; each collector process claims a subdirectory of it
