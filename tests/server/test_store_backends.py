@@ -1,0 +1,153 @@
+"""The collector over both store backends: the embedded store and a ClickHouse server reached
+over HTTP. Same schema, same SQL, so the same requests must give the same answers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from spyglass.collector import Settings, create_app
+from spyglass.collector.store import Store, StoreError, open_store, queries
+from tests import payloads as P
+from tests.conftest import settled_client
+from tests.server.conftest import ClickHouseServer
+
+pytestmark = pytest.mark.integration
+PB = {"content-type": "application/x-protobuf"}
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def clients(store: Store, server_store: Store) -> Iterator[dict[str, Any]]:
+    """The collector app on each backend."""
+    apps = {"embedded": store, "server": server_store}
+    entered = {}
+    for name, backend in apps.items():
+        client = settled_client(create_app(backend, Settings(batch_max_delay=0.01)))
+        entered[name] = client.__enter__()
+    yield entered
+    for client in entered.values():
+        client.__exit__(None, None, None)
+
+
+def _workload(project: str) -> tuple[bytes, bytes]:
+    """One request: a workflow, an LLM call with a cohort and a failed tool call."""
+    tid = os.urandom(16)
+    start = (time.time_ns() - 3_600_000_000_000) // 1000 * 1000 + 123  # an hour ago, to the ns
+    root = P.span(
+        tid, name="answer", start_ns=start, duration_ns=90_000_000, attrs={"spyglass.kind": "workflow"}
+    )
+    llm = P.span(
+        tid,
+        name="chat gpt-4o-mini",
+        parent=root.span_id,
+        start_ns=start + 1_000_123,
+        duration_ns=40_000_001,
+        attrs={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 120,
+            "gen_ai.usage.output_tokens": 30,
+            "spyglass.prompt.name": "answer",
+            "spyglass.prompt.version": "v3",
+            "spyglass.tenant": "acme 'quoted'",
+        },
+    )
+    tool = P.span(
+        tid,
+        name="execute_tool issue_refund",
+        parent=root.span_id,
+        start_ns=start + 50_000_000,
+        error="denied",
+        attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "issue_refund"},
+    )
+    body = P.request(root, llm, tool, resource={"service.name": "svc", "spyglass.project": project})
+    return tid, body.SerializeToString()
+
+
+def test_the_same_requests_give_the_same_answers_on_both_backends(clients: dict[str, Any]) -> None:
+    project = f"p_{uuid.uuid4().hex[:8]}"
+    tid, body = _workload(project)
+    event = {
+        "trace_id": tid.hex(),
+        "id": "ev-1",
+        "thumbs": "down",
+        "comment": "wrong 'refund' window",
+        "escalation_reason": "complaint",
+        "timestamp": time.time() - 1800,
+        "project": project,
+    }
+    answers = {}
+    for name, client in clients.items():
+        assert client.post("/v1/traces", content=body, headers=PB).status_code == 200
+        assert client.post("/v1/feedback", content=json.dumps(event), headers=JSON).status_code == 200
+        trace = client.get(f"/api/traces/{tid.hex()}", params={"project": project})
+        assert trace.status_code == 200, trace.text
+        listing = client.get("/api/traces", params={"project": project, "limit": 10})
+        inbox = client.get("/api/feedback", params={"project": project})
+        assert listing.status_code == 200 and inbox.status_code == 200, listing.text + inbox.text
+        answers[name] = (trace.json(), listing.json(), inbox.json())
+    embedded, server = answers["embedded"], answers["server"]
+    assert embedded[0]["totals"]["span_count"] == 3
+    assert [r["trace_id"] for r in embedded[1]["traces"]] == [tid.hex()]
+    assert [e["comment"] for e in embedded[2]["events"]] == ["wrong 'refund' window"]
+    assert _without_arrival(server) == _without_arrival(embedded)
+
+
+def _without_arrival(answer: Any) -> Any:
+    """The answer without the times the collector stamps on arrival (they differ per backend)."""
+    if isinstance(answer, dict):
+        return {k: _without_arrival(v) for k, v in answer.items() if k not in ("ingested_at", "received_at")}
+    if isinstance(answer, list | tuple):
+        return [_without_arrival(v) for v in answer]
+    return answer
+
+
+def test_a_redelivered_request_is_stored_once(clients: dict[str, Any], backend: Store) -> None:
+    project = f"p_{uuid.uuid4().hex[:8]}"
+    client = next(c for c in clients.values() if c.app.state.store is backend)
+    _, body = _workload(project)
+    for _ in range(3):
+        assert client.post("/v1/traces", content=body, headers=PB).status_code == 200
+    client.get("/healthz")  # waits for the spool to drain
+    assert backend.query(queries.COUNT_SPANS, {"project": project}).column(0)[0].as_py() == 3
+
+
+def test_values_are_parameters_never_sql(backend: Store) -> None:
+    hostile = "x' OR 1=1) --"
+    got = backend.query(queries.COUNT_SPANS, {"project": hostile}).column(0)[0].as_py()
+    assert got == 0
+    with pytest.raises(StoreError, match="query failed"):
+        backend.query("SELECT * FROM no_such_table_here")
+
+
+def test_migrating_again_changes_nothing(backend: Store) -> None:
+    before = backend.query("SELECT count() FROM schema_migrations").column(0)[0].as_py()
+    backend.migrate()
+    after = backend.query("SELECT version FROM schema_migrations FINAL ORDER BY version")
+    assert backend.query("SELECT count() FROM schema_migrations").column(0)[0].as_py() == before
+    assert after.column("version").to_pylist() == [v for v, _, _ in queries.migrations()]
+
+
+def test_a_missing_database_is_created(clickhouse: ClickHouseServer) -> None:
+    dsn = clickhouse.dsn()
+    store = open_store(dsn)
+    try:
+        tables = set(store.query("SHOW TABLES").column(0).to_pylist())
+        assert {"spans", "feedback", "trace_index", "trace_index_mv", "schema_migrations"} <= tables
+    finally:
+        store.close()
+
+
+def test_a_bad_password_says_what_to_check(clickhouse: ClickHouseServer) -> None:
+    user, rest = clickhouse.url.split("://", 1)[1].split("@", 1)
+    with pytest.raises(StoreError) as failure:
+        open_store(f"http://{user.split(':')[0]}:wrong@{rest}/spyglass")
+    message = str(failure.value)
+    assert "wrong" not in message and ":***@" in message and "password" in message
