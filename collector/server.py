@@ -46,7 +46,8 @@ def serve(settings: Settings) -> None:
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"Spyglass collector on http://{settings.host}:{settings.port}  "
-        f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, store: {store.location}{workers})",
+        f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, store: {store.location}{workers})"
+        + (f"\nOTLP/gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else ""),
         flush=True,
     )
     if settings.workers > 1:

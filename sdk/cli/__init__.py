@@ -35,6 +35,7 @@ def _cmd_up(args: argparse.Namespace) -> int:
     settings = Settings.from_env(
         host=args.host,
         port=args.port,
+        grpc_port=args.grpc_port,
         data_dir=args.data_dir,
         prices_file=args.prices,
         store=args.store or (args.data_dir and f"chdb://{os.path.abspath(args.data_dir)}"),
@@ -139,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="start the collector (embedded store) and the UI")
     up.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
     up.add_argument("--port", type=int, default=None, help="OTLP/HTTP and API port (default 4318)")
+    up.add_argument(
+        "--grpc-port", type=int, default=None, help="OTLP/gRPC port on the same host (default 4317; 0: off)"
+    )
     up.add_argument("--data-dir", default=None, help="embedded store directory (default ./spyglass-data)")
     up.add_argument(
         "--store", default=None, help="store DSN: http(s)://user:pass@host:8123/db or chdb:///path"

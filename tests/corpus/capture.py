@@ -36,13 +36,15 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-LIBRARIES = ("openai_v2", "openinference", "openllmetry", "langfuse", "logfire")
+LIBRARIES = ("openai_v2", "openinference", "openllmetry", "langfuse", "logfire", "stacked")
 PACKAGES = {
     "openai_v2": ("opentelemetry-instrumentation-openai-v2",),
     "openinference": ("openinference-instrumentation-openai",),
     "openllmetry": ("opentelemetry-instrumentation-openai",),
     "langfuse": ("langfuse",),
     "logfire": ("logfire",),
+    # Two instrumentations on one client: each call recorded twice (the duplicate rule's corpus).
+    "stacked": ("opentelemetry-instrumentation-openai-v2", "openinference-instrumentation-openai"),
 }
 # What the fake server answers; the expected results are built from these numbers.
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -283,6 +285,16 @@ def run_library(library: str, endpoint: str, base_url: str) -> dict[str, str]:
 
         provider = _otel_provider(endpoint)
         TLInstrumentor().instrument()
+        scenarios = _Scenarios()
+        workload(openai.OpenAI(base_url=base_url, api_key="sk-corpus"), scenarios)
+        provider.force_flush()
+    elif library == "stacked":
+        from openinference.instrumentation.openai import OpenAIInstrumentor as OIInstrumentor
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        provider = _otel_provider(endpoint)
+        OpenAIInstrumentor().instrument()
+        OIInstrumentor().instrument()
         scenarios = _Scenarios()
         workload(openai.OpenAI(base_url=base_url, api_key="sk-corpus"), scenarios)
         provider.force_flush()
