@@ -1,0 +1,25 @@
+"""The cluster DDL, parsed by the engine itself: no cluster runs here (and ReplicatedMergeTree
+needs Keeper), but ClickHouse's parser and formatter accept every rendered statement."""
+
+from __future__ import annotations
+
+import pytest
+
+from spyglass.collector.store import Store, queries
+from spyglass.collector.store.cluster import render_cluster
+
+pytestmark = pytest.mark.integration
+
+
+def test_every_rendered_statement_parses(store: Store) -> None:
+    statements = [queries.MIGRATIONS_TABLE] + [s for _, _, st in queries.migrations() for s in st]
+    rendered = render_cluster(statements, "spyglass_cluster")
+    formatted = [
+        store.query("SELECT formatQuery({q:String}) AS f", {"q": s}).column(0)[0].as_py() for s in rendered
+    ]
+    assert all("ON CLUSTER spyglass_cluster" in f for f in formatted)
+    engines = " ".join(formatted)
+    assert "ENGINE = ReplicatedReplacingMergeTree(" in engines
+    assert "ENGINE = ReplicatedAggregatingMergeTree(" in engines
+    assert "Distributed(spyglass_cluster, currentDatabase(), spans_local, cityHash64(trace_id))" in engines
+    assert "Distributed(spyglass_cluster, currentDatabase(), feedback_local, cityHash64(trace_id))" in engines
