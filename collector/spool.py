@@ -113,7 +113,8 @@ class Spool:
         fsync: bool = True,
     ) -> None:
         self.max_bytes = max_bytes
-        self._segment_bytes = segment_bytes
+        # Disk use stays under max_bytes of unreleased records plus one segment.
+        self._segment_bytes = max(1 << 16, min(segment_bytes, max_bytes // 4))
         self._memory_budget = memory_bytes
         self._fsync = fsync
         self._cond = threading.Condition()
@@ -121,6 +122,7 @@ class Spool:
         self._ready: deque[Record] = deque()
         self._outstanding: dict[int, int] = {}  # segment -> records not yet released
         self._sizes: dict[int, int] = {}  # segment -> bytes on disk
+        self._live: dict[int, int] = {}  # segment -> bytes of records not yet released
         self._memory = 0
         self._next_id = 1
         self._released_id = 0
@@ -198,14 +200,14 @@ class Spool:
             os.remove(path)
             return
         self._outstanding[seq] = kept
-        self._sizes[seq] = offset
+        self._sizes[seq] = self._live[seq] = offset
         log.warning("spool: replaying %d records from %s", kept, path)
 
     def _create(self, seq: int) -> int:
         fd = os.open(self._segment(seq), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         if self._fsync:
             _fsync_dir(self.directory)  # the new file's name is durable before any record in it
-        self._sizes[seq] = 0
+        self._sizes[seq] = self._live[seq] = 0
         self._outstanding[seq] = 0
         return fd
 
@@ -217,8 +219,9 @@ class Spool:
     # -- the ingest side -----------------------------------------------------------------------
     @property
     def depth_bytes(self) -> int:
+        """Bytes of acknowledged records the store does not have yet."""
         with self._cond:
-            return sum(self._sizes.values())
+            return sum(self._live.values())
 
     @property
     def depth_rows(self) -> int:
@@ -233,7 +236,7 @@ class Spool:
         with self._cond:
             if self._closed:
                 raise SpoolFull("the collector is shutting down")
-            used = sum(self._sizes.values())
+            used = sum(self._live.values())
             if used + len(header) + len(payload) > self.max_bytes:
                 raise SpoolFull(
                     f"the spool holds {used >> 20} MiB of {self.max_bytes >> 20} MiB waiting for the store"
@@ -244,6 +247,7 @@ class Spool:
             self._next_id += 1
             os.write(self._fds[seq], header + payload)  # O_APPEND: one write per record
             self._sizes[seq] += record.length
+            self._live[seq] += record.length
             self._outstanding[seq] += 1
             self._keep_in_memory(record, table)
             self._unsynced.append(record)
@@ -331,11 +335,12 @@ class Spool:
                 if r.replayed:
                     self.replayed_rows[r.table_name] += r.rows
                 self._outstanding[r.seq] -= 1
+                self._live[r.seq] -= r.length
                 self._released_id = max(self._released_id, r.id)
                 if self._outstanding[r.seq] == 0 and r.seq != self._active:
                     with contextlib.suppress(FileNotFoundError):
                         os.remove(self._segment(r.seq))
-                    del self._outstanding[r.seq], self._sizes[r.seq]
+                    del self._outstanding[r.seq], self._sizes[r.seq], self._live[r.seq]
             self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:

@@ -25,12 +25,22 @@ def busy(calls: int) -> None:
     spyglass.init(service_name="busy-app", max_queue_size=256)
     start = time.perf_counter()
     total = 0
+    latencies = []
     with spyglass.cohort(tenant="t1"):
         for i in range(calls):
+            began = time.perf_counter()
             with spyglass.workflow("request"):
                 total += call_model(i)
+            latencies.append(time.perf_counter() - began)
     elapsed = time.perf_counter() - start
-    print(json.dumps({"total": total, "elapsed_s": elapsed, "stats": spyglass.sdk_stats()}), flush=True)
+    latencies.sort()
+    calls_s = {
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[int(len(latencies) * 0.99)],
+        "max": latencies[-1],
+    }
+    out = {"total": total, "elapsed_s": elapsed, "call_s": calls_s, "stats": spyglass.sdk_stats()}
+    print(json.dumps(out), flush=True)
 
 
 def host_provider() -> None:
