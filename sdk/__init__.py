@@ -23,6 +23,7 @@ from ._feedback import feedback
 from ._guard import counters as _counters
 from ._identity import hash_identifier
 from ._instrument import SpanFactory
+from ._instrumentations import instrument
 from ._kinds import embedding, llm, rerank, retrieval, span, tool, workflow
 from ._redact import Redactor
 from ._spans import LLMSpan, RetrievalSpan, SpanHandle, ToolSpan, current_span, current_trace_id
@@ -55,6 +56,7 @@ __all__ = [
     "flush",
     "hash_identifier",
     "init",
+    "instrument",
     "llm",
     "rerank",
     "retrieval",

@@ -25,6 +25,7 @@ EXPECTED_ALL = [
     "flush",
     "hash_identifier",
     "init",
+    "instrument",
     "llm",
     "rerank",
     "retrieval",
