@@ -207,6 +207,19 @@ CONTENT_EVENTS: Mapping[str, str] = {
 }
 
 
+# Every name and prefix a convention reads: a span carrying none of them (the Spyglass SDK's
+# own, the common case) skips the tables in one pass over its attribute names.
+_NAMES = frozenset(
+    {"llm.finish_reason", "llm.prompt_template.template"}.union(
+        *(c.renames for c in CONVENTIONS),
+        *(c.content for c in CONVENTIONS),
+        *({source for source, _, _ in c.json_fields} for c in CONVENTIONS),
+        *({name for name, _ in c.kinds} for c in CONVENTIONS),
+    )
+)
+_PREFIXES = tuple(f"{p}." for c in CONVENTIONS for p in (*c.messages, *c.documents))
+
+
 def _json(value: Any) -> Any:
     if isinstance(value, str) and value[:1] in "[{":
         try:
@@ -298,6 +311,10 @@ def _apply(attrs: dict[str, Any], convention: Convention) -> None:
 def translate(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -> None:
     """Rewrite ``attrs`` (one span's, in place) into Spyglass names; move content out of the
     attribute map and out of ``events`` (name, attributes) into ``spyglass.input``/``output``."""
+    if not any(name in _NAMES or name.startswith(_PREFIXES) for name in attrs) and not any(
+        name in CONTENT_EVENTS for name, _ in events
+    ):
+        return
     for convention in CONVENTIONS:
         _apply(attrs, convention)
     reason = attrs.get("llm.finish_reason")  # OpenInference: one string, not a list
