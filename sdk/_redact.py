@@ -19,12 +19,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._detectors import DETECTORS, KINDS
+from ._detectors import DETECTORS, KINDS, Detector
 from ._guard import log_rate_limited, report_internal_error
 
 PLACEHOLDER = "[REDACTED:{}]"
 ERROR = "error"
 COUNT_PREFIX = "spyglass.redaction."
+_SHORTEST = 6  # no built-in detector matches fewer characters (a@b.co)
 _PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
 
 
@@ -49,7 +50,7 @@ class Redactor:
 
     BUILTIN: tuple[str, ...] = KINDS
 
-    __slots__ = ("_custom", "_detectors")
+    __slots__ = ("_custom", "_detectors", "_kinds")
 
     def __init__(
         self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
@@ -66,16 +67,26 @@ class Redactor:
         if unknown:
             raise ValueError(f"unknown redaction detectors {unknown}; the built-in ones are {list(KINDS)}")
         self._custom = tuple(custom)
-        self._detectors = tuple(d for d in DETECTORS if d.kind in chosen)
+        self._kinds = frozenset(chosen)
+        self._detectors = tuple(d for d in DETECTORS if self._kinds.intersection(d.kinds))
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """``text`` with every finding replaced, and the number replaced of each kind."""
         counts: Counter[str] = Counter()
         try:
-            for det in self._detectors:
-                if det.triggers and not any(t in text for t in det.triggers):
-                    continue
-                text = det.pattern.sub(_replacer(det, counts), text)
+            lower = text.lower() if len(text) >= _SHORTEST else ""
+            for det in self._detectors if lower else ():
+                if det.triggers:
+                    for trigger in det.triggers:  # a loop, not any(): this runs per string
+                        if trigger in lower:
+                            break
+                    else:
+                        continue
+                replace = _replacer(det, self._kinds, counts)
+                if det.anchor is None:
+                    text = det.pattern.sub(replace, text)
+                else:
+                    text = _sub_near_anchors(det, text, replace)
         except Exception:
             # Only an SDK bug gets here (the patterns are ours); still never export the raw text.
             report_internal_error("redaction")
@@ -133,21 +144,46 @@ class Redactor:
         return text
 
 
-def _replacer(det: Any, counts: Counter[str]) -> Callable[[re.Match[str]], str]:
-    placeholder = PLACEHOLDER.format(det.kind)
-
+def _replacer(det: Detector, kinds: frozenset[str], counts: Counter[str]) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
-        if det.accept is not None and not det.accept(match):
+        kind, accept = det.kind, det.accept
+        for group, alt_kind, alt_accept in det.alternatives:
+            if match.group(group) is not None:
+                kind, accept = alt_kind, alt_accept
+                break
+        if kind not in kinds or (accept is not None and not accept(match)):
             return match.group(0)
-        counts[det.kind] += 1
+        counts[kind] += 1
         if not det.keep_group:
-            return placeholder
+            return PLACEHOLDER.format(kind)
         start, end = match.span(det.keep_group)
-        whole = match.group(0)
-        offset = match.start()
-        return whole[: start - offset] + placeholder + whole[end - offset :]
+        whole, offset = match.group(0), match.start()
+        return whole[: start - offset] + PLACEHOLDER.format(kind) + whole[end - offset :]
 
     return replace
+
+
+def _sub_near_anchors(det: Detector, text: str, replace: Callable[[re.Match[str]], str]) -> str:
+    """``det.pattern.sub(replace, text)``, searching only near the anchor's matches: a scan
+    for a literal or one character class is many times cheaper than trying the detector's
+    pattern at every position. Look-behinds still see the text before each window."""
+    assert det.anchor is not None
+    before, after = det.window
+    pieces: list[str] = []
+    done = 0  # text[:done] is in pieces already
+    for anchor in det.anchor.finditer(text):
+        start = max(done, anchor.start() - before)
+        end = min(len(text), anchor.end() + after)
+        if start >= end:
+            continue
+        for match in det.pattern.finditer(text, start, end):
+            pieces.append(text[done : match.start()])
+            pieces.append(replace(match))
+            done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
 
 
 def redact(text: str) -> tuple[str, dict[str, int]]:

@@ -4,7 +4,9 @@ custom redactors (counted, failing closed), and redaction on span content and fe
 from __future__ import annotations
 
 import json
+import random
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,7 +15,7 @@ import pytest
 import spyglass
 from spyglass import _feedback, _redact
 from spyglass import attributes as A
-from spyglass._detectors import luhn_ok
+from spyglass._detectors import DETECTORS, luhn_ok
 from spyglass.testing import capture_spans
 
 # Built from parts so no scanner mistakes this file for a leak.
@@ -301,3 +303,25 @@ def test_feedback_without_findings_is_unchanged(sent: list[dict[str, Any]]) -> N
     spyglass.feedback("4bf92f3577b34da6a3ce929d0e0e4736", comment="wrong refund window")
     (event,) = sent
     assert event["comment"] == "wrong refund window" and "attributes" not in event
+
+
+def full_scan(text: str) -> tuple[str, dict[str, int]]:
+    """What the detectors find scanning every position (no anchors): the reference."""
+    counts: Counter[str] = Counter()
+    kinds = frozenset(spyglass.Redactor.BUILTIN)
+    for det in DETECTORS:
+        text = det.pattern.sub(_redact._replacer(det, kinds, counts), text)
+    return text, dict(counts)
+
+
+def test_anchored_search_finds_what_a_full_scan_finds() -> None:
+    rng = random.Random(5)
+    pieces = [
+        *("4111 1111 1111 1111", "415-555-2671", "(415) 555-2671", "020 7946 0958", "+44 20 7946 0958"),
+        *("a@example.com", "x.y+z@mail.example.org", "2024-01-15", "1.2.3.4", "call ", "order "),
+        *(" ", " ", "-", ".", "(", ")", "@", "0", "7", "12", "word", "\n", "4155552671", "07700 900123"),
+        *("postgresql+psycopg://u:p@db/x", "jdbc:mysql://h:1/s", "https://a:b@c.io", "://", "redis"),
+    ]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 25)))
+        assert redact(text) == full_scan(text), text
