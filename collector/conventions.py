@@ -207,10 +207,12 @@ CONTENT_EVENTS: Mapping[str, str] = {
 }
 
 
+# A single finish reason (OpenInference; Langfuse's OpenAI integration) -> the list column.
+_ONE_FINISH_REASON = ("llm.finish_reason", "langfuse.observation.metadata.finish_reason")
 # Every name and prefix a convention reads: a span carrying none of them (the Spyglass SDK's
 # own, the common case) skips the tables in one pass over its attribute names.
 _NAMES = frozenset(
-    {"llm.finish_reason", "llm.prompt_template.template"}.union(
+    {*_ONE_FINISH_REASON, "llm.prompt_template.template"}.union(
         *(c.renames for c in CONVENTIONS),
         *(c.content for c in CONVENTIONS),
         *({source for source, _, _ in c.json_fields} for c in CONVENTIONS),
@@ -317,9 +319,9 @@ def translate(attrs: dict[str, Any], events: list[tuple[str, dict[str, Any]]]) -
         return
     for convention in CONVENTIONS:
         _apply(attrs, convention)
-    reason = attrs.get("llm.finish_reason")  # OpenInference: one string, not a list
-    if isinstance(reason, str) and A.GEN_AI_RESPONSE_FINISH_REASONS not in attrs:
-        attrs[A.GEN_AI_RESPONSE_FINISH_REASONS] = [attrs.pop("llm.finish_reason")]
+    for name in _ONE_FINISH_REASON:
+        if isinstance(attrs.get(name), str) and A.GEN_AI_RESPONSE_FINISH_REASONS not in attrs:
+            attrs[A.GEN_AI_RESPONSE_FINISH_REASONS] = [attrs.pop(name)]
     for side in (A.INPUT, A.OUTPUT):
         payloads = [dict(ea) for name, ea in events if CONTENT_EVENTS.get(name) == side and ea]
         _put_content(attrs, side, payloads[0] if len(payloads) == 1 else payloads)

@@ -90,6 +90,7 @@ def _model_span(span: dict[str, Any]) -> dict[str, Any]:
         "session": cohort.get("session"),
         "tenant": cohort.get("tenant"),
         "prompt_version": llm.get("prompt_version"),
+        "finish_reasons": llm.get("finish_reasons") or [],
         "content": {"input": bool(content.get("input")), "output": bool(content.get("output"))},
         "counted": "spyglass.llm.duplicate_of" not in span["attributes"],
     }
