@@ -112,9 +112,19 @@ def settled_client(app: Any) -> Any:
 @pytest.fixture(scope="session")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real embedded store, in-process. chDB allows one data directory per process, so
-    the whole session shares this one; tests isolate by trace ID and project."""
+    the whole session shares this one; tests isolate by trace ID and project.
+    ``SPYGLASS_TEST_STORE=server`` makes it the server backend instead (the chhttp test fixture,
+    or the server at ``SPYGLASS_TEST_CLICKHOUSE_URL``), to run the whole collector suite on it."""
     from spyglass.collector.store import open_store
 
+    if os.environ.get("SPYGLASS_TEST_STORE") == "server":
+        from tests.server.conftest import clickhouse_server
+
+        with clickhouse_server(tmp_path_factory) as server:
+            s = open_store(server.dsn())
+            yield s
+            s.close()
+        return
     s = open_store(str(tmp_path_factory.mktemp("store")))
     yield s
     s.close()

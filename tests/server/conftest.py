@@ -10,6 +10,7 @@ at the end of the session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -75,19 +76,21 @@ def _start_fixture(data: Path) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://{FIXTURE_USER}:{quote(FIXTURE_PASSWORD, safe='')}@127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="session")
-def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
-    """The ClickHouse server of this session: the real one named by
-    ``SPYGLASS_TEST_CLICKHOUSE_URL``, else the chhttp test fixture."""
+@contextlib.contextmanager
+def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    """The real server named by ``SPYGLASS_TEST_CLICKHOUSE_URL`` (its test databases dropped at
+    the end), else the chhttp test fixture in its own process for as long as this is entered."""
     real_url = os.environ.get("SPYGLASS_TEST_CLICKHOUSE_URL", "").strip()
     if real_url:
         parts = urlsplit(real_url)
         server = ClickHouseServer(f"{parts.scheme}://{parts.netloc}", real=True)
-        yield server
-        client = server.client()
-        for database in server.databases:
-            client.command(f"DROP DATABASE IF EXISTS `{database}`")
-        client.close()
+        try:
+            yield server
+        finally:
+            client = server.client()
+            for database in server.databases:
+                client.command(f"DROP DATABASE IF EXISTS `{database}`")
+            client.close()
         return
     proc, url = _start_fixture(tmp_path_factory.mktemp("chhttp"))
     try:
@@ -99,6 +102,13 @@ def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseS
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def clickhouse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseServer]:
+    """The ClickHouse server of this session (see ``clickhouse_server``)."""
+    with clickhouse_server(tmp_path_factory) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -24,12 +24,15 @@ JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def clients(store: Store, server_store: Store) -> Iterator[dict[str, Any]]:
-    """The collector app on each backend."""
+def clients(
+    store: Store, server_store: Store, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
+    """The collector app on each backend (each with its own spool directory)."""
     apps = {"embedded": store, "server": server_store}
     entered = {}
     for name, backend in apps.items():
-        client = settled_client(create_app(backend, Settings(batch_max_delay=0.01)))
+        settings = Settings(batch_max_delay=0.01, data_dir=str(tmp_path_factory.mktemp(f"spool-{name}")))
+        client = settled_client(create_app(backend, settings))
         entered[name] = client.__enter__()
     yield entered
     for client in entered.values():
@@ -115,7 +118,7 @@ def test_a_redelivered_request_is_stored_once(clients: dict[str, Any], backend: 
     _, body = _workload(project)
     for _ in range(3):
         assert client.post("/v1/traces", content=body, headers=PB).status_code == 200
-    client.get("/healthz")  # waits for the spool to drain
+    assert client.app.state.writer.spool.flush(30), "the spool did not drain into the store in 30 s"
     assert backend.query(queries.COUNT_SPANS, {"project": project}).column(0)[0].as_py() == 3
 
 
