@@ -270,11 +270,11 @@ def _split(token: str) -> tuple[str, str]:
     return key_id, secret
 
 
-def checker_from_settings(store: Store, settings: Any) -> KeyChecker:
-    """The key checker the settings ask for; ``AuthConfigError`` when they are unsafe or unusable:
-    a non-loopback address without keys, or keys without any way to get an admin key."""
-    admin_key = getattr(settings, "admin_key", "")
-    enabled = bool(getattr(settings, "require_keys", False) or admin_key)
+def check_key_settings(settings: Any) -> bool:
+    """Whether keys are on; ``AuthConfigError`` when the settings are unsafe or unusable: a
+    non-loopback address without keys, or keys without an admin key to create the others."""
+    admin_key = settings.admin_key
+    enabled = bool(settings.require_keys or admin_key)
     if not enabled and not is_loopback(settings.host):
         raise AuthConfigError(
             f"refusing to listen on {settings.host} without API keys: anyone who can reach it could "
@@ -293,8 +293,24 @@ def checker_from_settings(store: Store, settings: Any) -> KeyChecker:
             "environment to a long random string (python -c 'import secrets; "
             "print(secrets.token_urlsafe(32))'); it is the key that creates all others"
         )
+    return enabled
+
+
+def describe_keys(settings: Any) -> str:
+    """One line for the start banner saying whether requests need keys (checks the settings)."""
+    if check_key_settings(settings):
+        return "API keys required (Authorization: Bearer KEY); the operator key is SPYGLASS_ADMIN_KEY"
+    return (
+        f"running WITHOUT API keys: anyone who can reach {settings.host}:{settings.port} may read and "
+        "delete every trace (fine on a single-user machine; --require-keys turns keys on)"
+    )
+
+
+def checker_from_settings(store: Store, settings: Any) -> KeyChecker:
+    """The key checker the settings ask for (``check_key_settings`` raises when they are unsafe)."""
+    enabled = check_key_settings(settings)
     return KeyChecker(
-        store, enabled=enabled, admin_key=admin_key, cache_seconds=getattr(settings, "key_cache_seconds", 5.0)
+        store, enabled=enabled, admin_key=settings.admin_key, cache_seconds=settings.key_cache_seconds
     )
 
 

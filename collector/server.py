@@ -26,10 +26,14 @@ def serve(settings: Settings) -> None:
     serve until interrupted; with ``settings.workers`` > 1, that many worker processes."""
     import uvicorn
 
+    from .auth import AuthConfigError, describe_keys
+    from .governance import PolicyError, load_policy
     from .store import InvalidDsn, StoreError, open_store, parse_dsn
 
     dsn = store_dsn(settings)
     try:
+        keys = describe_keys(settings)  # refuses unsafe key settings before anything starts
+        load_policy(settings.policy_file or None)
         address = parse_dsn(dsn)
         if settings.workers < 1:
             raise InvalidDsn(f"SPYGLASS_WORKERS={settings.workers}: give 1 or more")
@@ -41,13 +45,14 @@ def serve(settings: Settings) -> None:
         # Migrate before forking workers, so they start on the finished schema (they would
         # also be safe migrating at once: every migration statement is idempotent).
         store = open_store(dsn, cluster=settings.cluster)
-    except (InvalidDsn, StoreError) as exc:
+    except (InvalidDsn, StoreError, AuthConfigError, PolicyError) as exc:
         sys.exit(f"spyglass: {exc}")
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
     print(
         f"Spyglass collector on http://{settings.host}:{settings.port}  "
         f"(OTLP/HTTP: /v1/traces, traces: /api/traces/ID, store: {store.location}{workers})"
-        + (f"\nOTLP/gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else ""),
+        + (f"\nOTLP/gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else "")
+        + f"\n{keys}",
         flush=True,
     )
     if settings.workers > 1:

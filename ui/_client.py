@@ -102,7 +102,11 @@ class Client:
             {k: _param(v) for k, v in (params or {}).items() if v is not None and v != ""}
         )
         url = f"{self.endpoint}{path}" + (f"?{query}" if query else "")
-        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        headers = {"Accept": "application/json"}
+        key = os.environ.get("SPYGLASS_API_KEY", "").strip()
+        if key:  # a collector with API keys on needs a read key
+            headers["Authorization"] = f"Bearer {key}"
+        request = urllib.request.Request(url, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 body = resp.read()

@@ -4,6 +4,7 @@ belongs to the collector process). ``ApiClient`` is shared with ``spyglass gate`
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,7 +46,9 @@ class ApiClient:
         """The JSON body of ``GET path?params``; raises :class:`ApiError` with a readable message."""
         url = self.url(path, **params)
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as resp:
+            key = os.environ.get("SPYGLASS_API_KEY", "").strip()  # collectors with API keys on
+            request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key}"} if key else {})
+            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 body = json.load(resp)
         except urllib.error.HTTPError as err:
             raise ApiError(self._http_error(path, err)) from None

@@ -41,7 +41,16 @@ def _cmd_up(args: argparse.Namespace) -> int:
         store=args.store or (args.data_dir and f"chdb://{os.path.abspath(args.data_dir)}"),
         workers=args.workers,
         cluster=args.cluster,
+        require_keys=True if args.require_keys else None,
+        policy_file=args.policy,
     )
+    from spyglass.collector.auth import AuthConfigError, check_key_settings
+
+    try:  # before the UI starts: an unsafe address is refused at once
+        check_key_settings(settings)
+    except AuthConfigError as exc:
+        print(f"spyglass: {exc}", file=sys.stderr)
+        return 2
     # The UI and the demo reach the collector on loopback when it listens on every interface.
     local_host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
     endpoint = f"http://{local_host}:{settings.port}"
@@ -133,6 +142,18 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return run_report(args, _endpoint(args.endpoint))
 
 
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from ._keys import run_keys
+
+    return run_keys(args, _endpoint(args.endpoint))
+
+
+def _cmd_delete(args: argparse.Namespace) -> int:
+    from ._delete import run_delete
+
+    return run_delete(args, _endpoint(args.endpoint))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spyglass", description="LLM tracing and reliability.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -156,6 +177,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--demo", action="store_true", help="load demo data (spyglass demo) once started")
     up.add_argument("--demo-traces", type=int, default=4000, help="how many demo traces (default 4000)")
+    up.add_argument(
+        "--require-keys",
+        action="store_true",
+        help="every request needs an API key (SPYGLASS_REQUIRE_KEYS; needs SPYGLASS_ADMIN_KEY); "
+        "required to listen beyond 127.0.0.1",
+    )
+    up.add_argument("--policy", default=None, help="data governance policy TOML (retention, content)")
     up.set_defaults(func=_cmd_up)
 
     demo = sub.add_parser("demo", help="send a realistic demo workload to a running collector")
@@ -235,6 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--project", default="default")
     report.add_argument("--endpoint", default=None, help=endpoint_help)
     report.set_defaults(func=_cmd_report)
+
+    from . import _delete, _keys
+
+    _keys.add_parser(sub, endpoint_help)
+    sub.choices["keys"].set_defaults(func=_cmd_keys)
+    _delete.add_parser(sub, endpoint_help)
+    sub.choices["delete"].set_defaults(func=_cmd_delete)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -16,7 +17,9 @@ def fetch_trace(endpoint: str, trace_id: str, project: str = "default") -> tuple
         f"?{urllib.parse.urlencode({'project': project})}"
     )
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:
+        key = os.environ.get("SPYGLASS_API_KEY", "").strip()
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
             return resp.status, json.load(resp)
     except urllib.error.HTTPError as err:
         try:
