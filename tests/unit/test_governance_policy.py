@@ -154,3 +154,13 @@ def test_fingerprint_changes_with_any_value_and_only_then() -> None:
 
 def test_days_by_class_without_classes_is_one_parameter() -> None:
     assert sql.days_by_class({}, 7, "c") == ("{c_default:UInt16}", {"c_default": 7})
+
+
+def test_retention_statements_have_a_cluster_form() -> None:
+    from spyglass.collector.store.cluster import render_cluster
+
+    for statement in load_policy().statements():
+        (rendered,) = render_cluster([statement.sql], "main")
+        table = statement.target.split(".")[0]
+        assert rendered.startswith(f"ALTER TABLE {table}_local ON CLUSTER main MODIFY ")
+        assert set(re.findall(r"\{(\w+):", rendered)) == set(statement.params)
