@@ -4,8 +4,14 @@ full collector map to the gRPC status codes the OTLP specification asks for."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,7 +28,7 @@ from spyglass.collector import Settings, create_app
 from spyglass.collector.ingest import Denied
 from spyglass.collector.store import Store
 from tests import payloads as P
-from tests.conftest import free_port, settled_client
+from tests.conftest import CollectorProcess, free_port, settled_client
 
 pytestmark = pytest.mark.integration
 
@@ -155,3 +161,26 @@ def test_grpc_off_with_port_zero(store: Store) -> None:
     app = create_app(store, Settings(grpc_port=0))
     with settled_client(app):
         assert app.state.grpc_port is None
+
+
+def test_spyglass_up_serves_grpc_on_the_configured_port(tmp_path: Path) -> None:
+    port = free_port()
+    up = CollectorProcess(tmp_path / "data", env={"SPYGLASS_GRPC_PORT": str(port)}).start()
+    try:
+        exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True, timeout=10)
+        provider = TracerProvider(resource=Resource.create({"service.name": "up-grpc"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with provider.get_tracer("test").start_as_current_span("work") as span:
+            trace_id = format(span.get_span_context().trace_id, "032x")
+        provider.shutdown()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(urllib.error.HTTPError):
+                with urllib.request.urlopen(f"{up.url}/api/traces/{trace_id}", timeout=5) as r:
+                    assert json.load(r)["spans"][0]["service"] == "up-grpc"
+                    break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"trace {trace_id} sent over gRPC never appeared")
+    finally:
+        up.stop()
