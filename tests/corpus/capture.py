@@ -36,7 +36,15 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-LIBRARIES = ("openai_v2", "openinference", "openllmetry", "langfuse", "logfire", "stacked")
+LIBRARIES = (
+    "openai_v2",
+    "openinference",
+    "openllmetry",
+    "langfuse",
+    "logfire",
+    "stacked",
+    "langfuse_openai_v2",
+)
 PACKAGES = {
     "openai_v2": ("opentelemetry-instrumentation-openai-v2",),
     "openinference": ("openinference-instrumentation-openai",),
@@ -45,6 +53,8 @@ PACKAGES = {
     "logfire": ("logfire",),
     # Two instrumentations on one client: each call recorded twice (the duplicate rule's corpus).
     "stacked": ("opentelemetry-instrumentation-openai-v2", "openinference-instrumentation-openai"),
+    # A framework's span around the client library's: Langfuse's generation, OpenAI-v2 inside.
+    "langfuse_openai_v2": ("langfuse", "opentelemetry-instrumentation-openai-v2"),
 }
 # What the fake server answers; the expected results are built from these numbers.
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -299,6 +309,11 @@ def run_library(library: str, endpoint: str, base_url: str) -> dict[str, str]:
         workload(openai.OpenAI(base_url=base_url, api_key="sk-corpus"), scenarios)
         provider.force_flush()
     elif library == "langfuse":
+        scenarios = _run_langfuse(base_url)
+    elif library == "langfuse_openai_v2":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()  # on the provider Langfuse sets up; Langfuse exports it all
         scenarios = _run_langfuse(base_url)
     elif library == "logfire":
         scenarios = _run_logfire(endpoint, base_url)
