@@ -10,16 +10,21 @@ How to regenerate (the libraries live in their own virtualenv, never in Spyglass
     python3 -m venv /work/corpus-venv
     /work/corpus-venv/bin/pip install openai opentelemetry-sdk opentelemetry-exporter-otlp-proto-http \\
         opentelemetry-instrumentation-openai-v2 openinference-instrumentation-openai \\
-        opentelemetry-instrumentation-openai langfuse logfire
+        opentelemetry-instrumentation-openai 'langfuse>=3,<4' logfire
+    # openai-v2 2.4b0 imports opentelemetry.util.genai.instruments, which util-genai 1.3b0 lacks:
+    /work/corpus-venv/bin/pip install --no-deps opentelemetry-util-genai==1.1b0
     /work/corpus-venv/bin/python tests/corpus/capture.py            # all libraries
     /work/corpus-venv/bin/python tests/corpus/capture.py langfuse   # one
 
 Each library runs in a child process (instrumentations patch ``openai`` globally) and writes
 ``tests/corpus/<library>/export-N.pb`` (the bodies), ``meta.json`` (versions, request paths and
 headers) and ``scenarios.json``: what each trace did (``trace_id`` -> scenario name). The
-expected normalized results live in ``tests/corpus/expected.json``, written by hand from the
-scenarios the fake server answered (see ``SCENARIOS``) and what each library records; re-check
-it after regenerating, since trace IDs change.
+expected normalized results live in ``tests/corpus/expected.json`` (library -> scenario -> the
+trace's totals and its model spans), written by hand from what the fake server answered (see
+``SCENARIOS``: models, usage, the tool call) and what each library is known to record; after
+regenerating with new library versions, check the differences by hand before changing it.
+Two captures stack instrumentations on one client (``stacked``, ``langfuse_openai_v2``): each
+call is recorded twice, the corpus of the count-once rule.
 """
 
 from __future__ import annotations
