@@ -115,6 +115,8 @@ class SpanHandle:
     def _set_content(self, key: str, fmt: Callable[[Any], str], value: Any) -> None:
         # Redact the strings inside the value before serializing, so JSON stays valid; the
         # counts add up over every content value set on this span.
+        if not self._span.is_recording():
+            return  # nothing would be kept: skip the redaction's cost
         scrubbed, counts = _redact.active.scrub(value)
         self._span.set_attribute(key, fmt(scrubbed))
         if counts:
