@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import StoreError, queries
-from .cluster import render_cluster
+from .cluster import ClusterRenderError, check_cluster_name, render_cluster
 from .dsn import StoreAddress, embedded_dsn, parse_dsn
 
 __all__ = ["ClickHouseStore", "embedded_dsn"]
@@ -68,6 +68,11 @@ class ClickHouseStore:
         self.cluster = cluster
         self._insert_settings: dict[str, Any] = {}
         self._client_args: dict[str, Any] = {}
+        if cluster:
+            try:
+                check_cluster_name(cluster)
+            except ClusterRenderError as exc:
+                raise StoreError(f"SPYGLASS_CLUSTER: {exc}") from None
         if self.address.embedded:
             if cluster:
                 raise StoreError(

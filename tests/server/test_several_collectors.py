@@ -168,3 +168,27 @@ def test_several_workers_need_a_server_store(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "2 workers need a ClickHouse server store" in done.stderr and "--store" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--store", "postgres://db/x"], "scheme 'postgres' is not supported"),
+        (
+            ["--store", "http://u:hunter2@127.0.0.1:1/db"],
+            "cannot open the store at http://u:***@127.0.0.1:1/db",
+        ),
+        (["--store", "http://h/db", "--data-dir", "d"], "give --store or --data-dir, not both"),
+    ],
+)
+def test_a_store_that_cannot_be_used_stops_start_with_the_reason(args: list[str], message: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "spyglass.cli", "up", "--no-ui", *args],
+        env=clean_env(SPYGLASS_GRPC_PORT="0"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0 and message in done.stderr, done.stderr
+    assert "hunter2" not in done.stderr + done.stdout and "Traceback" not in done.stderr

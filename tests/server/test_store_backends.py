@@ -8,6 +8,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -154,3 +155,10 @@ def test_a_bad_password_says_what_to_check(clickhouse: ClickHouseServer) -> None
         open_store(f"http://{user.split(':')[0]}:wrong@{rest}/spyglass")
     message = str(failure.value)
     assert "wrong" not in message and ":***@" in message and "password" in message
+
+
+def test_a_cluster_needs_a_server_and_a_plain_name(clickhouse: ClickHouseServer, tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match="needs a ClickHouse server store"):
+        open_store(str(tmp_path / "embedded"), cluster="prod")
+    with pytest.raises(StoreError, match="not a plain name"):
+        open_store(clickhouse.dsn(), cluster="prod; DROP TABLE spans")
