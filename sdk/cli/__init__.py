@@ -1,6 +1,7 @@
 """The ``spyglass`` command: ``up`` starts the collector and the UI, ``demo`` sends a demo
 workload, ``trace ID`` prints a trace, ``gate`` judges a candidate release against a baseline,
-``report`` writes the weekly evidence pack."""
+``report`` writes the weekly evidence pack, ``keys`` manages API keys, ``delete`` deletes a
+trace or a tenant."""
 
 from __future__ import annotations
 
