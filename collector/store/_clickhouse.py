@@ -24,7 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from . import StoreError, queries
-from .cluster import ClusterRenderError, check_cluster_name, render_cluster
+from .cluster import ClusterRenderError, check_cluster_name, render_cluster, render_command
 from .dsn import StoreAddress, embedded_dsn, parse_dsn
 
 __all__ = ["ClickHouseStore", "embedded_dsn"]
@@ -186,8 +186,10 @@ class ClickHouseStore:
             raise StoreError(f"query failed: {exc}") from exc
 
     def command(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        statements = render_command(sql, self.cluster) if self.cluster else [sql]
         try:
-            self._client().command(sql, parameters=params or None)
+            for statement in statements:
+                self._client().command(statement, parameters=params or None)
         except Exception as exc:
             raise StoreError(f"statement failed: {exc}") from exc
 

@@ -14,6 +14,10 @@ statement becomes its cluster form, executed ``ON CLUSTER``:
 - ``ALTER TABLE t ...`` -> on ``t_local``; column changes also on ``t`` (a Distributed table
   has columns but no TTL, indexes or settings).
 
+Statements run later through ``Store.command`` (retention ALTERs, deletions) get the same
+treatment from ``render_command``: ``DELETE FROM t`` becomes ``DELETE FROM t_local ON
+CLUSTER``.
+
 The renderer is pure text work on the statements Spyglass ships; anything else is refused with
 an error naming the statement rather than guessed at.
 
@@ -40,6 +44,7 @@ _CREATE_VIEW = re.compile(
     re.S | re.I,
 )
 _ALTER = re.compile(r"^ALTER\s+TABLE\s+(?P<name>\w+)\s+(?P<clauses>.*)$", re.S | re.I)
+_DELETE = re.compile(r"^DELETE\s+FROM\s+(?P<name>\w+)\s+(?P<rest>WHERE\b.*)$", re.S | re.I)
 _COLUMN_CLAUSE = re.compile(r"^(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b", re.I)
 _MODIFY_COLUMN_TTL = re.compile(r"^MODIFY\s+COLUMN\s+\w+\s+(REMOVE\s+TTL|TTL)\b", re.I)
 
@@ -66,6 +71,19 @@ def render_cluster(statements: list[str], cluster: str) -> list[str]:
     for statement in statements:
         out.extend(_render(statement.strip(), cluster))
     return out
+
+
+def render_command(statement: str, cluster: str) -> list[str]:
+    """A runtime statement (``Store.command``) for ``cluster``: ``ALTER TABLE`` as in a
+    migration, ``DELETE FROM t`` on ``t_local`` on every node; anything else (an INSERT into a
+    Distributed table, say) runs as written."""
+    check_cluster_name(cluster)
+    statement = statement.strip()
+    if match := _ALTER.match(statement):
+        return _alter(match["name"], match["clauses"], cluster)
+    if match := _DELETE.match(statement):
+        return [f"DELETE FROM {match['name']}{LOCAL_SUFFIX} ON CLUSTER {cluster} {match['rest']}"]
+    return [statement]
 
 
 def _render(statement: str, cluster: str) -> list[str]:

@@ -23,3 +23,18 @@ def test_every_rendered_statement_parses(store: Store) -> None:
     assert "ENGINE = ReplicatedAggregatingMergeTree(" in engines
     assert "Distributed(spyglass_cluster, currentDatabase(), spans_local, cityHash64(trace_id))" in engines
     assert "Distributed(spyglass_cluster, currentDatabase(), feedback_local, cityHash64(trace_id))" in engines
+
+
+def test_governance_statements_render_for_the_cluster_and_parse(store: Store) -> None:
+    """Retention ALTERs and deletions run later through ``Store.command``; on a cluster they
+    must reach the local tables."""
+    from spyglass.collector.store import governance_sql as G
+    from spyglass.collector.store.cluster import render_command
+
+    runtime = [s.sql for s in G.ttl_statements(({"pii": 7}, 30), ({}, 90), 30, 365)]
+    runtime += [*G.DELETE_TRACE, *G.DELETE_TENANT]
+    rendered = [r for statement in runtime for r in render_command(statement, "c1")]
+    assert len(rendered) == len(runtime)  # TTL changes and deletions go to the local tables only
+    for statement in rendered:
+        assert "_local ON CLUSTER c1" in statement
+        store.query("SELECT formatQuery({q:String})", {"q": statement})

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from spyglass.collector.store import queries
-from spyglass.collector.store.cluster import ClusterRenderError, render_cluster
+from spyglass.collector.store.cluster import ClusterRenderError, render_cluster, render_command
 
 
 def _all_statements() -> list[str]:
@@ -95,3 +95,14 @@ def test_cluster_names_are_plain_identifiers(cluster: str) -> None:
 def test_unknown_statements_are_refused_not_guessed() -> None:
     with pytest.raises(ClusterRenderError, match="no cluster form"):
         render_cluster(["CREATE VIEW IF NOT EXISTS v AS SELECT 1"], "c")
+
+
+def test_runtime_statements_reach_the_local_tables() -> None:
+    delete = render_command("DELETE FROM spans WHERE project = {project:String}", "c")
+    assert delete == ["DELETE FROM spans_local ON CLUSTER c WHERE project = {project:String}"]
+    ttl = render_command("ALTER TABLE feedback MODIFY COLUMN comment TTL toDateTime(timestamp) + 1", "c")
+    assert ttl == [
+        "ALTER TABLE feedback_local ON CLUSTER c MODIFY COLUMN comment TTL toDateTime(timestamp) + 1"
+    ]
+    insert = "INSERT INTO audit_log (actor) VALUES ({actor:String})"
+    assert render_command(insert, "c") == [insert]
