@@ -29,7 +29,6 @@ from spyglass import attributes as A
 
 from .store import Store
 from .store import governance_sql as sql
-from .store.cluster import render_cluster
 
 log = logging.getLogger("spyglass.collector.governance")
 
@@ -222,10 +221,8 @@ def apply_retention(store: Store, policy: Policy, *, force: bool = False) -> lis
         fingerprint = statement.fingerprint()
         if applied.get(statement.target) == fingerprint:
             continue
-        # On a cluster the TTL goes on every node's local table (store/cluster.py renders it).
-        cluster = getattr(store, "cluster", "")
-        for text in render_cluster([statement.sql], cluster) if cluster else [statement.sql]:
-            store.command(text, statement.params)
+        # On a cluster Store.command runs it ON CLUSTER on the local tables (store/cluster.py).
+        store.command(statement.sql, statement.params)
         store.command(sql.RECORD_APPLIED, {"target": statement.target, "statement": fingerprint})
         changed.append(statement.target)
     if changed:

@@ -157,10 +157,10 @@ def test_days_by_class_without_classes_is_one_parameter() -> None:
 
 
 def test_retention_statements_have_a_cluster_form() -> None:
-    from spyglass.collector.store.cluster import render_cluster
+    from spyglass.collector.store.cluster import render_command  # what Store.command does on a cluster
 
     for statement in load_policy().statements():
-        (rendered,) = render_cluster([statement.sql], "main")
+        (rendered,) = render_command(statement.sql, "main")
         table = statement.target.split(".")[0]
         assert rendered.startswith(f"ALTER TABLE {table}_local ON CLUSTER main MODIFY ")
         assert set(re.findall(r"\{(\w+):", rendered)) == set(statement.params)
