@@ -6,6 +6,7 @@ log tables that cannot grow without bound."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -125,3 +126,22 @@ def test_the_subset_reader_refuses_what_it_cannot_read() -> None:
         "a": [{"x": "1", "y": "2"}, "z"],
         "b": ["c"],
     }
+
+
+def test_the_collector_starts_with_this_environment(
+    compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It listens beyond loopback, so the collector's own start-up check must accept its keys."""
+    from spyglass.collector.auth import check_key_settings
+
+    for name in list(os.environ):
+        if name.startswith("SPYGLASS_"):
+            monkeypatch.delenv(name)
+    for name, value in _env(compose["services"]["collector"]).items():
+        value = re.sub(r"\$\{[A-Z_]+(:\?[^}]*)?\}", "x" * 32, value)  # what the operator exports
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env()
+    assert settings.host == "0.0.0.0" and settings.workers == 2
+    assert check_key_settings(settings) is True  # keys on, and an admin key long enough
+    assert compose["services"]["ui"]["ports"] == ["127.0.0.1:8501:8501"]  # no login: loopback only
+    assert _env(compose["services"]["ui"])["SPYGLASS_API_KEY"].startswith("${SPYGLASS_UI_KEY:?")
