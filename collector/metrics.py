@@ -85,6 +85,13 @@ class _WriterCollector(Collector):
         )
         for table, n in spool.replayed_rows.items():
             replayed.add_metric([table], n)
+        quarantined = CounterMetricFamily(
+            "spyglass_quarantined_rows",
+            "Rows the store refused on their own, kept in the spool's quarantine directory.",
+            labels=["table"],
+        )
+        for table, n in spool.quarantined_rows.items():
+            quarantined.add_metric([table], n)
         written = CounterMetricFamily(
             "spyglass_written_rows", "Rows inserted into the store.", labels=["table"]
         )
@@ -93,6 +100,7 @@ class _WriterCollector(Collector):
         yield spooled
         yield replayed
         yield written
+        yield quarantined
         yield CounterMetricFamily(
             "spyglass_store_write_failures", "Failed INSERTs (retried).", value=self._writer.write_failures
         )

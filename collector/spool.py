@@ -129,6 +129,7 @@ class Spool:
         self._closed = False
         self.appended_rows = {name: 0 for name in _CODES}
         self.replayed_rows = {name: 0 for name in _CODES}
+        self.quarantined_rows = {name: 0 for name in _CODES}
         self.directory, self._lock_fd = self._claim(root)
         self._recover(root)
         self._active = max(self._sizes, default=0) + 1
@@ -277,8 +278,12 @@ class Spool:
                     if seq != self._active and not any(r.seq == seq for r in self._unsynced):
                         os.close(self._fds.pop(seq))
                 if self._sizes[self._active] >= self._segment_bytes:
-                    self._active += 1
+                    old, self._active = self._active, self._active + 1
                     self._fds[self._active] = self._create(self._active)
+                    if not any(r.seq == old for r in self._unsynced):
+                        os.close(self._fds.pop(old))
+                    if self._outstanding[old] == 0:
+                        self._remove(old)
                 if error is None:
                     self._ready.extend(batch)
                 self._cond.notify_all()
@@ -322,6 +327,29 @@ class Spool:
             fh.seek(record.offset + _HEADER.size)
             return _decode(fh.read(record.length - _HEADER.size))
 
+    def _remove(self, seq: int) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._segment(seq))
+        del self._outstanding[seq], self._sizes[seq], self._live[seq]
+
+    def quarantine(self, record: Record, reason: str) -> str:
+        """Keep a record the store refuses (while it accepts others) beside the spool, with the
+        reason, so it neither blocks everything behind it nor is lost; the caller releases it."""
+        directory = os.path.join(os.path.dirname(self.directory), "quarantine")
+        os.makedirs(directory, exist_ok=True)
+        path = os.path.join(directory, f"{time.time_ns()}-{os.getpid()}-{record.id}.rec")
+        with open(self._segment(record.seq), "rb") as fh:
+            fh.seek(record.offset)
+            data = fh.read(record.length)
+        with open(path, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        with open(path[: -len(".rec")] + ".txt", "w") as fh:
+            fh.write(f"table: {record.table_name}\nrows: {record.rows}\nrefused: {reason}\n")
+        self.quarantined_rows[record.table_name] += record.rows
+        return path
+
     def release(self, records: list[Record]) -> None:
         """The store has ``records``: forget them, and delete segments left with none."""
         with self._cond:
@@ -338,9 +366,7 @@ class Spool:
                 self._live[r.seq] -= r.length
                 self._released_id = max(self._released_id, r.id)
                 if self._outstanding[r.seq] == 0 and r.seq != self._active:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.remove(self._segment(r.seq))
-                    del self._outstanding[r.seq], self._sizes[r.seq], self._live[r.seq]
+                    self._remove(r.seq)
             self._cond.notify_all()
 
     def flush(self, timeout: float) -> bool:

@@ -26,6 +26,7 @@ log = logging.getLogger("spyglass.collector")
 
 _BACKOFF_START_S = 0.2
 _BACKOFF_MAX_S = 5.0
+_ISOLATE_AFTER = 3  # consecutive failures of one batch, with the store answering, before isolating
 
 
 class StoreWriter:
@@ -127,6 +128,9 @@ class StoreWriter:
                     backoff,
                     self.last_error,
                 )
+                if self.consecutive_failures >= _ISOLATE_AFTER and self._store_answers():
+                    self._isolate(batch)
+                    continue
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX_S)
                 continue
@@ -134,6 +138,35 @@ class StoreWriter:
             self.consecutive_failures = 0
             self.batches_written += 1
             self.spool.release(batch)
+
+    def _store_answers(self) -> bool:
+        if self._fault_file and os.path.exists(self._fault_file):
+            return False
+        try:
+            self._store.query("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    def _isolate(self, batch: list[Record]) -> None:
+        """The store answers but keeps refusing this batch: write its records one by one and
+        quarantine any the store refuses on its own, so one bad record cannot hold back all
+        the data behind it (and is kept, not dropped)."""
+        for record in batch:
+            try:
+                self._write([record])
+            except Exception as exc:
+                path = self.spool.quarantine(record, str(exc)[:2000])
+                log.error(
+                    "the store refuses %d %s rows while accepting others; kept in %s: %s",
+                    record.rows,
+                    record.table_name,
+                    path,
+                    str(exc)[:500],
+                )
+        self.consecutive_failures = 0
+        self.batches_written += 1
+        self.spool.release(batch)
 
 
 class _TableSink:

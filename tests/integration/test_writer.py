@@ -12,7 +12,7 @@ import pytest
 
 from spyglass.collector.normalize import normalize
 from spyglass.collector.spool import Spool, SpoolFull
-from spyglass.collector.store import Store, queries
+from spyglass.collector.store import Store, StoreError, queries
 from spyglass.collector.writer import StoreWriter
 from tests import payloads as P
 
@@ -134,3 +134,49 @@ def test_a_dead_process_spool_is_adopted_by_the_next(store: Store, tmp_path: Pat
     with StoreWriter(store, survivor, max_delay=0.01) as writer:
         assert writer.sink(SPANS).flush(30)
     assert count(store, project) == 3
+
+
+class RefusesOneProject:
+    """The real store, refusing inserts that hold rows of one project (a fault injection point:
+    data the store will not take while it takes everything else)."""
+
+    def __init__(self, inner: Store, poison: str) -> None:
+        self.inner, self.poison = inner, poison
+
+    def insert(self, table: str, batch: pa.Table) -> None:
+        if self.poison in batch.column("project").to_pylist():
+            raise StoreError(f"cannot parse rows of {self.poison} (injected)")
+        self.inner.insert(table, batch)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inner, name)
+
+
+def test_a_record_the_store_refuses_is_quarantined_not_blocking(store: Store, tmp_path: Path) -> None:
+    good, poison = "writer-" + os.urandom(4).hex(), "poison-" + os.urandom(4).hex()
+    spool = Spool(str(tmp_path / "spool"))
+    refusing = RefusesOneProject(store, poison)
+    with StoreWriter(refusing, spool, max_delay=0.2) as writer:  # type: ignore[arg-type]
+        sink = writer.sink(SPANS)
+        futures = [sink.submit(rows(2, good)), sink.submit(rows(3, poison)), sink.submit(rows(4, good))]
+        for f in futures:
+            f.result(timeout=30)
+        assert sink.flush(60)  # the refused record does not hold back the one behind it
+    assert count(store, good) == 6 and count(store, poison) == 0
+    assert spool.quarantined_rows[SPANS] == 3
+    (kept,) = (tmp_path / "spool" / "quarantine").glob("*.rec")
+    assert "injected" in kept.with_suffix(".txt").read_text()
+    assert segments(tmp_path / "spool") == []
+
+
+def test_segments_rotate_and_drained_ones_are_deleted(store: Store, tmp_path: Path) -> None:
+    project = "writer-" + os.urandom(4).hex()
+    spool = Spool(str(tmp_path), segment_bytes=1, max_bytes=1 << 30)  # floor: 64 KiB segments
+    with StoreWriter(store, spool, max_delay=0.01) as writer:
+        sink = writer.sink(SPANS)
+        for f in [sink.submit(rows(200, project)) for _ in range(8)]:
+            f.result(timeout=30)
+        assert sink.flush(30)
+        assert spool._active > 2  # it rotated...
+        assert len(segments(tmp_path)) <= 1  # ...and only the active segment is left
+    assert count(store, project) == 1600
