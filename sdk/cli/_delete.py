@@ -10,7 +10,8 @@ import sys
 import urllib.parse
 from typing import Any
 
-from ._keys import call, failed
+from ._http import call
+from ._keys import failed
 
 
 def run_delete(args: argparse.Namespace, endpoint: str) -> int:

@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from typing import Any
 
+from ._http import call
+
 
 def fetch_trace(endpoint: str, trace_id: str, project: str = "default") -> tuple[int, dict[str, Any]]:
     """GET /api/traces/{id}: (status, JSON body). Connection problems become a readable body."""
-    url = (
-        f"{endpoint}/api/traces/{urllib.parse.quote(trace_id, safe='')}"
-        f"?{urllib.parse.urlencode({'project': project})}"
-    )
-    try:
-        key = os.environ.get("SPYGLASS_API_KEY", "").strip()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as resp:
-            return resp.status, json.load(resp)
-    except urllib.error.HTTPError as err:
-        try:
-            return err.code, json.load(err)
-        except ValueError:
-            return err.code, {"detail": f"HTTP {err.code} from {url}"}
-    except (urllib.error.URLError, OSError) as err:
-        return 0, {
-            "detail": f"cannot reach the collector at {endpoint} ({err}). Is `spyglass up` "
-            "running? Set --endpoint or SPYGLASS_ENDPOINT to point elsewhere."
-        }
+    path = f"/api/traces/{urllib.parse.quote(trace_id, safe='')}"
+    return call(endpoint, "GET", path, params={"project": project})
 
 
 def _ms(value: float) -> str:
