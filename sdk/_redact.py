@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._detectors import DETECTORS, KINDS, Detector
+from ._detectors import DETECTORS, KINDS, Detector, digit_runs
 from ._guard import log_rate_limited, report_internal_error
 
 PLACEHOLDER = "[REDACTED:{}]"
@@ -74,19 +74,25 @@ class Redactor:
         """``text`` with every finding replaced, and the number replaced of each kind."""
         counts: Counter[str] = Counter()
         try:
-            lower = text.lower() if len(text) >= _SHORTEST else ""
-            for det in self._detectors if lower else ():
+            for det in self._detectors if len(text) >= _SHORTEST else ():
+                if det.gate and det.gate not in text:
+                    continue
                 if det.triggers:
+                    haystack = text.lower() if det.caseless else text  # one caseless detector
                     for trigger in det.triggers:  # a loop, not any(): this runs per string
-                        if trigger in lower:
+                        if trigger in haystack:
                             break
                     else:
                         continue
-                replace = _replacer(det, self._kinds, counts)
-                if det.anchor is None:
-                    text = det.pattern.sub(replace, text)
+                if det.min_digits:
+                    spans = digit_runs(text, det.min_digits)
+                    if spans:
+                        text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
+                elif det.anchor is not None:
+                    spans = [m.span() for m in det.anchor.finditer(text)]
+                    text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
                 else:
-                    text = _sub_near_anchors(det, text, replace)
+                    text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
         except Exception:
             # Only an SDK bug gets here (the patterns are ours); still never export the raw text.
             report_internal_error("redaction")
@@ -163,17 +169,18 @@ def _replacer(det: Detector, kinds: frozenset[str], counts: Counter[str]) -> Cal
     return replace
 
 
-def _sub_near_anchors(det: Detector, text: str, replace: Callable[[re.Match[str]], str]) -> str:
-    """``det.pattern.sub(replace, text)``, searching only near the anchor's matches: a scan
-    for a literal or one character class is many times cheaper than trying the detector's
+def _sub_near_spans(
+    det: Detector, text: str, spans: Iterable[tuple[int, int]], replace: Callable[[re.Match[str]], str]
+) -> str:
+    """``det.pattern.sub(replace, text)``, searching only near ``spans`` (the anchor's
+    matches, in order): a scan for a literal is many times cheaper than trying the detector's
     pattern at every position. Look-behinds still see the text before each window."""
-    assert det.anchor is not None
     before, after = det.window
     pieces: list[str] = []
     done = 0  # text[:done] is in pieces already
-    for anchor in det.anchor.finditer(text):
-        start = max(done, anchor.start() - before)
-        end = min(len(text), anchor.end() + after)
+    for anchor_start, anchor_end in spans:
+        start = max(done, anchor_start - before)
+        end = min(len(text), anchor_end + after)
         if start >= end:
             continue
         for match in det.pattern.finditer(text, start, end):

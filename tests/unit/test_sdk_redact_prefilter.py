@@ -1,0 +1,78 @@
+"""The redaction prefilters (triggers, one-character gates, digit runs) only skip work: a
+detector is skipped only on text it could not have matched, so redaction finds exactly what
+a scan of every position with every pattern finds."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+import spyglass
+from spyglass import _redact
+from spyglass._detectors import DETECTORS, digit_runs
+
+BY_KIND = {kind: det for det in DETECTORS for kind in det.kinds}
+
+# One real-looking value per prefiltered kind, spelled the way the pattern allows at its edge
+# (mixed case for the caseless bearer detector).
+EXAMPLES = [
+    ("jwt", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJl"),
+    ("database_url", "MySQL://root:pw@db.internal:3306/shop"),
+    ("anthropic_key", "sk-" + "ant-api03-" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji"),
+    ("openai_key", "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv"),
+    ("stripe_key", "rk_" + "test_" + "4eC39HqLyjWDarjtT1zdp7dc"),
+    ("aws_access_key", "ASIA" + "IOSFODNN7EXAMPLE"),
+    ("github_token", "ghs_" + "aB3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6"),
+    ("google_api_key", "AIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"),
+    ("bearer_token", "BeArEr 9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+]
+
+
+@pytest.mark.parametrize(("kind", "value"), EXAMPLES)
+def test_a_detector_is_never_skipped_on_text_it_matches(kind: str, value: str) -> None:
+    det = BY_KIND[kind]
+    assert det.pattern.search(value), "the example must match the pattern itself"
+    haystack = value.lower() if det.caseless else value
+    assert not det.gate or det.gate in value
+    assert not det.triggers or any(t in haystack for t in det.triggers)
+    out, counts = spyglass.Redactor().redact(f"see {value} now")
+    assert counts == {kind: 1} and f"[REDACTED:{kind}]" in out
+
+
+def test_digit_runs_keep_positions_and_need_enough_digits() -> None:
+    # Non-Latin-1 text before the number must not shift the run's position.
+    text = "日本語 ✓ order 2024-01-15 then call (415) 555-2671 or 12345678 and 4111 1111 1111 1111"
+    runs = digit_runs(text, 9)
+    found = [text[start:end].strip() for start, end in runs]
+    assert found == ["415) 555-2671", "4111 1111 1111 1111"]  # from the first digit: "(" is before
+    assert digit_runs("2024-01-15 and 12345678", 9) == []  # 8 digits each: never a phone or card
+    out, counts = spyglass.Redactor().redact(text)
+    assert counts == {"phone": 1, "card_number": 1}
+    assert "555-2671" not in out and "4111" not in out and "2024-01-15" in out and "12345678" in out
+
+
+def full_scan(text: str) -> tuple[str, dict[str, int]]:
+    """Every pattern tried at every position, no prefilter: the reference."""
+    counts: Counter[str] = Counter()
+    kinds = frozenset(spyglass.Redactor.BUILTIN)
+    for det in DETECTORS:
+        text = det.pattern.sub(_redact._replacer(det, kinds, counts), text)
+    return text, dict(counts)
+
+
+def test_prefiltered_redaction_finds_what_a_full_scan_finds() -> None:
+    rng = random.Random(9)
+    pieces = [
+        *(value for _, value in EXAMPLES),
+        *("4111 1111 1111 1111", "4111-1111-1111-1111", "(415) 555-2671", "1-800-555-0199", "020 7946 0958"),
+        *("01 23 45 67 89", "+44 20 7946 0958", "4155552671", "07700900123", "2024-01-15", "10.0.0.1"),
+        *("a@example.com", "Bob.Smith@Mail.Example.ORG", "tel ", "call ", "order ", "bearer ", "BEARER "),
+        *(" ", " ", "-", ".", "(", ")", "@", "+", ":", "_", "0", "7", "12", "987", "word", "\n", "日本", "é"),
+        *("sk-", "eyJ", "://", "https://u:p@h.io", "AKIA", "ghp_", "xoxb-", "AIza", "_live_"),
+    ]
+    redactor = spyglass.Redactor()
+    for _ in range(600):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
+        assert redactor.redact(text) == full_scan(text), text
