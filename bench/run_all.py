@@ -1,0 +1,305 @@
+"""The whole benchmark suite of issue 9 in one command, printing one table.
+
+Runs every benchmark script as a subprocess (their output streams through, indented, and is kept
+in ``bench/.data/run_all/<step>.log``), reads each script's figures from its output, and prints
+figure, target, the baseline or peer measured in the same run, the ratio and whether the target
+is met. Peers run from their own virtual environment (``bash bench/peers/setup.sh``).
+
+    .venv/bin/python bench/run_all.py --quick     # small sizes, ~10 minutes on 2 busy cores
+    .venv/bin/python bench/run_all.py             # full: 10M spans (cached in bench/.data/)
+    .venv/bin/python bench/run_all.py --only trace_lookup,storage
+
+The table is also written to ``bench/.data/run_all/results-{quick,full}.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.metadata as md
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+OUT = BENCH / ".data" / "run_all"
+NUM = r"([\d,]+(?:\.\d+)?)"
+
+
+@dataclass
+class Row:
+    """One line of the result table; ``met`` is None where the issue sets no target."""
+
+    item: str
+    figure: str
+    value: str
+    target: str = ""
+    baseline: str = ""
+    ratio: str = ""
+    met: bool | None = None
+
+
+@dataclass
+class Step:
+    name: str
+    command: list[str]  # script and arguments, relative to bench/
+    parse: Callable[[str], list[Row]]
+    peers: bool = False  # runs with the peers' interpreter
+
+
+def num(s: str) -> float:
+    return float(s.replace(",", ""))
+
+
+def last_json(text: str) -> dict:
+    """The last line of the output that is a JSON object (the scripts' machine-readable line)."""
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            try:
+                return json.loads(line)
+            except ValueError:
+                continue
+    raise ValueError("no JSON line in the output")
+
+
+def table_rows(text: str, ncols: int) -> list[tuple[str, list[float]]]:
+    """Rows of a fixed-width table ending in ``ncols`` numbers (an ``x`` suffix allowed)."""
+    tail = r"\s+".join([NUM + r"x?"] * ncols)
+    rows = []
+    for line in text.splitlines():
+        m = re.match(rf"^(\S.*?)\s+{tail}\s*(ok|MISS)?\s*$", line)
+        if m:
+            rows.append((m.group(1).strip(), [num(g) for g in m.groups()[1 : ncols + 1]]))
+    return rows
+
+
+def verdict(ok: bool | None) -> str:
+    return "" if ok is None else ("met" if ok else "NOT met")
+
+
+def parse_sdk_overhead(text: str) -> list[Row]:
+    rows = []
+    for line in text.splitlines():
+        m = re.search(rf"{NUM}\s+{NUM}\s+{NUM}x\s+{NUM}x\s+(ok|MISS)\s*$", line)
+        if m:
+            label = re.split(r"\s{2,}", line.strip())[0]
+            b, c, _, paired = (num(g) for g in m.groups()[:4])
+            rows.append(
+                Row("1 SDK", f"{label}, capture off", f"{c:.2f} µs", "≤ 1.3x bare OTel",
+                    f"{b:.2f} µs bare OTel", f"{paired:.2f}x", paired <= 1.3)
+            )  # fmt: skip
+    return rows
+
+
+def parse_sdk_redaction(text: str) -> list[Row]:
+    rows = []
+    for label, (b, c, ratio) in table_rows(text, 3):
+        label = re.split(r"\s{2,}", label)[0]
+        rows.append(
+            Row("1 SDK", f"{label}", f"{c:.1f} µs", "≤ 1.3x bare OTel", f"{b:.1f} µs bare OTel",
+                f"{ratio:.2f}x", ratio <= 1.3)
+        )  # fmt: skip
+    return rows
+
+
+def parse_ingest(text: str) -> list[Row]:
+    med = last_json(text)
+    on, off = med["fsync"], med["no fsync"]
+    shape = re.search(r"^(\d+ clients x \d+ s.*)$", text, re.M)
+    note = f" ({shape.group(1).split(',')[0]})" if shape else ""
+    return [
+        Row("2 Ingest", f"spans/s acknowledged, fsync on{note}", f"{on['spans_s']:,.0f}", "≥ 50,000",
+            f"{off['spans_s']:,.0f} no fsync", f"{on['spans_s'] / off['spans_s']:.2f}x",
+            on["spans_s"] >= 50_000),
+        Row("3 Freshness", "ack → GET /api/traces/{id}, p50 / p99",
+            f"{on['fresh_p50_ms']:.0f} / {on['fresh_p99_ms']:.0f} ms", "p99 < 1,000 ms",
+            f"{off['fresh_p50_ms']:.0f} / {off['fresh_p99_ms']:.0f} ms no fsync", "",
+            on["fresh_p99_ms"] < 1000),
+        Row("8 Memory", "collector peak RSS during ingest", f"{on['rss_mib']:.0f} MiB", "",
+            f"{off['rss_mib']:.0f} MiB no fsync", f"{on['rss_mib'] / off['rss_mib']:.2f}x"),
+    ]  # fmt: skip
+
+
+def parse_decode(text: str) -> list[Row]:
+    base = re.search(rf"parse only.*?\s{NUM}\s+{NUM}\s*$", text, re.M)
+    full = re.search(rf"decode \+ normalize.*?\s{NUM}\s+{NUM}\s*$", text, re.M)
+    if not (base and full):
+        raise ValueError("no 'decode + normalize' row")
+    b, f = num(base.group(1)), num(full.group(1))
+    return [Row("2 Ingest", "decode + normalize, one core (ingest_decode)", f"{f:,.0f} spans/s", "",
+                f"{b:,.0f} protobuf parse only", f"{b / f:.1f}x the cost")]  # fmt: skip
+
+
+def parse_lookup(text: str) -> list[Row]:
+    rows = []
+    spans = re.search(rf"store: {NUM} spans", text)
+    size = f" at {num(spans.group(1)) / 1e6:g}M spans" if spans else ""
+    table = dict(table_rows(text, 5))
+    ours = next((v for k, v in table.items() if k.startswith("a ")), None)
+    base = next((v for k, v in table.items() if k.startswith("b ")), None)
+    for k, v in table.items():
+        if "cold" in k.lower():
+            rows.append(Row("4 Lookup", f"trace by ID{size}, cold ({k}), p50 / p99",
+                            f"{v[0]:.1f} / {v[2]:.1f} ms"))  # fmt: skip
+    if ours:
+        rows.append(
+            Row("4 Lookup", f"trace by ID{size}, warm, p50 / p99", f"{ours[0]:.1f} / {ours[2]:.1f} ms",
+                "p50 < 20, p99 < 50 ms",
+                f"{base[0]:.1f} / {base[2]:.1f} ms sort key only" if base else "",
+                f"{ours[0] / base[0]:.2f}x" if base else "", ours[0] < 20 and ours[2] < 50)
+        )  # fmt: skip
+    disk = re.search(rf"bytes on disk per span: {NUM}", text)
+    if disk:
+        b = num(disk.group(1))
+        rows.append(Row("7 Storage", f"bytes on disk per span, metadata{size}", f"{b:.1f} B",
+                        "< 60 B", "", "", b < 60))  # fmt: skip
+    load = re.search(rf"bulk load.*?: {NUM} rows/s", text)
+    if load:
+        rows.append(Row("gen", "data generator bulk load (when the store was built)",
+                        f"{num(load.group(1)):,.0f} rows/s"))  # fmt: skip
+    if not rows:
+        raise ValueError("no lookup table in the output")
+    return rows
+
+
+def parse_cohort(text: str) -> list[Row]:
+    scan = re.search(rf"baseline: .*?: {NUM} s", text)
+    targets = {"cohorts by tenant": 1.0, "stage latency": 2.0}
+    rows = []
+    for label, (median, _max, xscan) in table_rows(text, 3):
+        target = next((t for k, t in targets.items() if label.startswith(k)), None)
+        rows.append(
+            Row("5 Cohort", label, f"{median:.2f} s", f"< {target:g} s" if target else "",
+                f"{num(scan.group(1)):.2f} s FINAL scan" if scan else "", f"{xscan:.1f}x",
+                median < target if target else None)
+        )  # fmt: skip
+    return rows
+
+
+def parse_trace_list(text: str) -> list[Row]:
+    return [
+        Row("6 Trace list", f"{label} ({int(r)} rows), p50", f"{p50:.1f} ms", "",
+            f"{scan:.1f} ms FINAL scan", f"{ratio:.1f}x")
+        for label, (r, p50, _p90, scan, ratio) in table_rows(text, 5)
+    ]  # fmt: skip
+
+
+def parse_json_rows(text: str) -> list[Row]:
+    """Scripts of this suite (storage, peers) print their rows as a final JSON line."""
+    return [Row(**r) for r in last_json(text)["rows"]]
+
+
+def steps(quick: bool) -> list[Step]:
+    n = "200000" if quick else "10000000"
+    q = quick
+    return [
+        Step("sdk_overhead", ["sdk_overhead.py", *(["--iterations", "4000", "--rounds", "5"] if q else [])],
+             parse_sdk_overhead),
+        Step("sdk_redaction", ["sdk_redaction.py", *(["--iterations", "500", "--rounds", "3"] if q else [])],
+             parse_sdk_redaction),
+        Step("peers_sdk", ["peers/sdk_decorators.py", *(["--quick"] if q else [])], parse_json_rows,
+             peers=True),
+        Step("ingest_decode", ["ingest_decode.py", *(["--requests", "5", "--rounds", "3"] if q else [])],
+             parse_decode),
+        Step("ingest_durability",
+             ["ingest_durability.py", *(["--seconds", "5", "--rounds", "1"] if q else [])],
+             parse_ingest),
+        Step("storage", ["storage.py", *(["--spans", "20000"] if q else [])], parse_json_rows),
+        Step("peers_phoenix", ["peers/vs_phoenix.py", *(["--quick"] if q else [])], parse_json_rows),
+        Step("trace_lookup", ["trace_lookup.py", "--spans", n, *(["--lookups", "60"] if q else [])],
+             parse_lookup),
+        Step("cohort_review", ["cohort_review.py", "--spans", n], parse_cohort),
+        Step("trace_list", ["trace_list.py", "--spans", n], parse_trace_list),
+    ]  # fmt: skip
+
+
+def run_step(step: Step, python: str, index: int, total: int) -> tuple[str, int, float]:
+    """Runs one script, echoing its output indented (progress), keeping it in a log file."""
+    log = OUT / f"{step.name}.log"
+    cmd = [python, "-u", str(BENCH / step.command[0]), *step.command[1:]]
+    print(f"\n[{index}/{total}] {step.name}: {' '.join(cmd)}  (log: {log})", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    lines = []
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=BENCH.parent
+    ) as p:
+        assert p.stdout is not None
+        for line in p.stdout:
+            lines.append(line)
+            print(f"    {line}", end="", file=sys.stderr, flush=True)
+    text = "".join(lines)
+    log.write_text(text)
+    elapsed = time.perf_counter() - started
+    print(f"[{index}/{total}] {step.name} finished in {elapsed:.0f} s (exit {p.returncode})", file=sys.stderr)
+    return text, p.returncode, elapsed
+
+
+def render(rows: list[Row], header: str) -> str:
+    out = [header, "", "| item | figure | value | target | baseline / peer, same run | ratio | target |",
+           "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        cells = [r.item, r.figure, r.value, r.target, r.baseline, r.ratio, verdict(r.met)]
+        out.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="small sizes (200k-span store, short runs)")
+    ap.add_argument("--only", default="", help="comma-separated step names (default: all)")
+    ap.add_argument(
+        "--peers-venv",
+        default=os.environ.get("SPYGLASS_PEERS_VENV", "/work/peers-venv"),
+        help="the peers' virtual environment (created by bench/peers/setup.sh)",
+    )
+    args = ap.parse_args()
+    chosen = steps(args.quick)
+    names = [s.name for s in chosen]
+    if args.only:
+        wanted = args.only.split(",")
+        unknown = sorted(set(wanted) - set(names))
+        if unknown:
+            sys.exit(f"--only: unknown step(s) {', '.join(unknown)}; steps are: {', '.join(names)}")
+        chosen = [s for s in chosen if s.name in wanted]
+    OUT.mkdir(parents=True, exist_ok=True)
+    peers_python = str(Path(args.peers_venv) / "bin" / "python")
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                            cwd=BENCH).stdout.strip()  # fmt: skip
+    mode = "quick" if args.quick else "full"
+    rows: list[Row] = []
+    started = time.perf_counter()
+    for i, step in enumerate(chosen, 1):
+        python = peers_python if step.peers else sys.executable
+        if step.peers and not Path(python).exists():
+            rows.append(Row(step.name, "not run", f"no peers venv at {args.peers_venv}: run "
+                            "bash bench/peers/setup.sh"))  # fmt: skip
+            continue
+        text, code, _ = run_step(step, python, i, len(chosen))
+        try:
+            if code != 0:
+                raise ValueError(f"exit status {code}")
+            rows.extend(step.parse(text))
+        except (ValueError, KeyError, IndexError, TypeError, ZeroDivisionError) as exc:
+            rows.append(Row(step.name, "FAILED", f"{exc}: see {OUT / (step.name + '.log')}"))
+    header = (
+        f"{mode} run, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, commit {commit}, "
+        f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"chdb {md.version('chdb')}; {time.perf_counter() - started:.0f} s"
+    )
+    table = render(rows, header)
+    (OUT / f"results-{mode}.md").write_text(table + "\n")
+    print()
+    print(table)
+    if any(r.figure == "FAILED" for r in rows):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
