@@ -1,225 +1,265 @@
-"""SDK cost per call with content capture on (redaction running), against a bare OpenTelemetry
-span that sets the same content unredacted.
+"""Issue 9, item 1 with content capture on: what redaction costs per decorated call, by kind of
+content, against a bare OpenTelemetry span that sets the same content unredacted.
 
-Both sides use ONE opentelemetry-sdk TracerProvider with spyglass's CohortProcessor and a
-processor whose on_end does nothing, so the comparison isolates the SDK's content path:
-capture check, redaction of every string (built-in detectors), JSON serialization, count
-attributes. Baseline: ``tracer.start_as_current_span(name, attributes=SAME)`` then
-``span.set_attribute`` of the already-serialized content (what hand-written OTel code does).
+Same harness, providers and call as ``bench/sdk_overhead.py`` (LLM span with model, prompt
+version, tokens, 5 document IDs, cohort; ABAB chunks; medians over rounds; ratio = median of
+per-round ratios); only the content differs, always distinct from call to call:
 
-Pairs (baseline vs candidate), ABAB in chunks, medians over rounds:
-  off   capture off: set_input/set_output do nothing      vs bare span, no content
-  clean capture on, a ~1.6 KB prompt and answer, nothing to redact
-  pii   capture on, the same with an email, a phone, a card number and an API key
-  tool  capture on, tool arguments (a dict) and result
-Informational: ``Redactor.redact`` alone on 200 B, 2 KB and 20 KB of text, µs per call.
+  clean     ~1.6 KB prompt of policy passages (dates, amounts, order numbers, an IP) and a
+            ~0.5 KB answer: nothing to redact (the same case as sdk_overhead's sync_capture_on)
+  pii       the same plus an email, a phone number, a card number and an API key in the prompt
+            and the email again in the answer: 5 findings replaced
+  prose     ~2 KB of prose without digits or trigger characters (the cheapest realistic case)
+  messages  a chat message list (system prompt, user turn with the passages, an earlier
+            assistant turn) as the input, the answer as the output
+  tool      a tool span: arguments and result as small JSON objects
 
-Usage: .venv/bin/python bench/sdk_redaction.py [--iterations 2000] [--rounds 9]
+The bare side sets what Spyglass would export: the PII case exports placeholders on our side
+and the raw values on the bare side, so those spans differ by design; every other case is
+checked to export identical spans. Informational: ``Redactor.redact`` alone on 200 B, 2 KB
+and 20 KB of the PII text and of the clean text, µs per call and per KB.
+
+The last line of output is JSON: {"cases": {name: {"bare_us", "spyglass_us", "ratio",
+"added_us"}}, "redact_alone_us": {text: {bytes: µs}}}.
+
+    .venv/bin/python bench/sdk_redaction.py [--iterations 2000] [--rounds 7]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import importlib.metadata as md
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
+from typing import Any
 
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from sdk_overhead import (  # the same harness (bench/ is on sys.path when run as a script)
+    ANSWER,
+    COHORT,
+    DOC_IDS,
+    LLM_KW,
+    SPAN_NAME,
+    START_ATTRS,
+    TARGET,
+    TOKENS,
+    Loop,
+    measure,
+    messages,
+    position,
+    prompts,
+    providers,
+)
 
 import spyglass
 from spyglass import attributes as A
-from spyglass._processors import CohortProcessor
 from spyglass._state import state
 
-MODEL = "gpt-4o-mini"
-LLM_KW = dict(model=MODEL, provider="openai", prompt_name="answer", prompt_version="v3")
-SAME = {
-    A.SPAN_KIND: "llm",
-    A.GEN_AI_OPERATION_NAME: "chat",
-    A.GEN_AI_REQUEST_MODEL: MODEL,
-    A.GEN_AI_PROVIDER_NAME: "openai",
-    A.PROMPT_NAME: "answer",
-    A.PROMPT_VERSION: "v3",
-    A.LLM_ENDPOINT_TYPE: "live",
-}
-PASSAGE = (
-    "Refund policy (revision 2024-03-01, v2.4.1): orders placed on or after 15.01.2024 can be "
-    "refunded within 30 days of delivery. Items over $1,200.00 need a manager's approval; "
-    "order numbers look like 1234567812345678 and appear on the invoice. Shipping fees of 4.99 "
-    "are not refunded. Our warehouse at 10.0.0.12 processes returns Monday to Friday. "
-)
-PROMPT_CLEAN = (
-    "You are a support assistant for Acme. Answer briefly and cite the policy.\n\n"
-    + PASSAGE * 4
-    + "\nCustomer question: I ordered a blender on 2024-11-02 and it arrived broken. Can I get "
-    "my money back, and how long will it take?"
-)
-ANSWER_CLEAN = (
-    "Yes. Your order from 2024-11-02 is within the 30-day window, so you can return the blender "
-    "for a full refund. Refunds reach your account 5-10 business days after we receive it. "
-) * 3
 PII = (
     " My email is jane.doe@example.com, call me on +44 20 7946 0958, the card was "
     "4111 1111 1111 1111 and our integration key is sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z."
 )
-PROMPT_PII = PROMPT_CLEAN + PII
-ANSWER_PII = ANSWER_CLEAN + " I have noted jane.doe@example.com for the confirmation."
+PII_ANSWER = ANSWER + " I have noted jane.doe@example.com for the confirmation."
+PROSE = (
+    "Thank you for reaching out about your order. We are sorry that the blender arrived broken. "
+    "Please keep the packaging, take a photo of the damage and reply to this message with it. "
+    "Once we have the photo we will arrange a collection at a time that suits you and send a "
+    "replacement, or refund the purchase price if you prefer. "
+) * 5
+SYSTEM = "You are a support assistant for Acme. Answer briefly and cite the policy."
 TOOL_ARGS = {"order_id": "1234567812345678", "reason": "arrived broken", "amount": 89.99, "notify": True}
 TOOL_RESULT = {"status": "refund_created", "refund_id": "rf_7Hq2", "eta_days": 7}
+TOOL_START = {
+    A.SPAN_KIND: "tool",
+    A.GEN_AI_OPERATION_NAME: "execute_tool",
+    A.GEN_AI_TOOL_NAME: "issue_refund",
+    **{k: v for k, v in START_ATTRS.items() if k.startswith("spyglass.cohort.")},
+}
 
 
-class NoopProcessor(SpanProcessor):
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
+def contents(n: int) -> dict[str, tuple[list[Any], list[str]]]:
+    """case -> (inputs, outputs), ``n`` distinct of each case's input."""
+    clean = prompts(n)
+    return {
+        "clean": (list(clean), [ANSWER]),
+        "pii": ([p + PII for p in clean], [PII_ANSWER]),
+        "prose": (
+            [f"{PROSE} (ticket {chr(65 + i % 26)}{chr(97 + i // 26 % 26)})" for i in range(n)],
+            [PROSE],
+        ),
+        "messages": (
+            [
+                [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": p[len(SYSTEM) :]},
+                    {"role": "assistant", "content": "Which order do you mean?"},
+                ]
+                for p in clean
+            ],
+            [ANSWER],
+        ),
+    }
 
 
-def messages(text: str, role: str) -> str:
-    return json.dumps([{"role": role, "parts": [{"type": "text", "content": text}]}], ensure_ascii=False)
-
-
-def make_pairs(tracer):
+def make_cases(bare_tracer: Any, n_texts: int) -> dict[str, tuple[Loop, Loop]]:
     pc = time.perf_counter_ns
-    factory = spyglass.llm(**LLM_KW)
-    tool_factory = spyglass.tool("issue_refund")
-    name = f"chat {MODEL}"
 
-    def bare(prompt: str | None, answer: str | None):
+    @spyglass.llm(**LLM_KW)  # type: ignore[arg-type]
+    def ours(prompt: Any, answer: str) -> None:
+        call = spyglass.current_span()
+        call.set_attribute(A.RETRIEVAL_DOCUMENT_IDS, DOC_IDS)
+        call.set_usage(input_tokens=120, output_tokens=30)
+        call.set_input(prompt)
+        call.set_output(answer)
+
+    @spyglass.tool("issue_refund")
+    def ours_tool(args: dict[str, Any], result: dict[str, Any]) -> None:
+        call = spyglass.current_span()
+        call.set_input(args)
+        call.set_output(result)
+
+    def bare(prompt: Any, answer: str) -> None:
+        with bare_tracer.start_as_current_span(SPAN_NAME, attributes=START_ATTRS) as span:
+            span.set_attribute(A.RETRIEVAL_DOCUMENT_IDS, DOC_IDS)
+            span.set_attributes(TOKENS)
+            # Serialized per call, as hand-written OpenTelemetry code does (a list as it is).
+            text = (
+                messages(prompt, "user")
+                if isinstance(prompt, str)
+                else json.dumps(prompt, ensure_ascii=False)
+            )
+            span.set_attribute(A.GEN_AI_INPUT_MESSAGES, text)
+            span.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, messages(answer, "assistant"))
+
+    def bare_tool(args: dict[str, Any], result: dict[str, Any]) -> None:
+        with bare_tracer.start_as_current_span("execute_tool issue_refund", attributes=TOOL_START) as span:
+            span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, json.dumps(args, ensure_ascii=False))
+            span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, json.dumps(result, ensure_ascii=False))
+
+    def loops(fn: Callable[[Any, Any], None], inputs: list[Any], outputs: list[Any]) -> Loop:
         def loop(n: int) -> int:
+            state.capture_content = True
+            i = position[0]
             t0 = pc()
-            for _ in range(n):
-                with tracer.start_as_current_span(name, attributes=SAME) as span:
-                    if prompt is not None and answer is not None:
-                        # serialized per call, as the application's own code would
-                        span.set_attribute(A.GEN_AI_INPUT_MESSAGES, messages(prompt, "user"))
-                        span.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, messages(answer, "assistant"))
-            return pc() - t0
+            for k in range(i, i + n):
+                fn(inputs[k % len(inputs)], outputs[k % len(outputs)])
+            elapsed = pc() - t0
+            position[0] = i + n
+            return elapsed
 
         return loop
 
-    def ours(prompt: str, answer: str, capture: bool):
-        def loop(n: int) -> int:
-            state.capture_content = capture
-            t0 = pc()
-            for _ in range(n):
-                with factory as call:
-                    call.set_input(prompt)
-                    call.set_output(answer)
-            return pc() - t0
-
-        return loop
-
-    def bare_tool(n: int) -> int:
-        t0 = pc()
-        for _ in range(n):
-            with tracer.start_as_current_span("execute_tool issue_refund") as span:
-                span.set_attribute(A.GEN_AI_TOOL_CALL_ARGUMENTS, json.dumps(TOOL_ARGS, default=str))
-                span.set_attribute(A.GEN_AI_TOOL_CALL_RESULT, json.dumps(TOOL_RESULT, default=str))
-        return pc() - t0
-
-    def ours_tool(n: int) -> int:
-        state.capture_content = True
-        t0 = pc()
-        for _ in range(n):
-            with tool_factory as t:
-                t.set_arguments(TOOL_ARGS)
-                t.set_result(TOOL_RESULT)
-        return pc() - t0
-
-    return [
-        ("off   capture off", "bare span, no content", bare(None, None), ours(PROMPT_PII, ANSWER_PII, False)),
-        (
-            "clean capture on, nothing found",
-            "bare span + 2 content attrs",
-            bare(PROMPT_CLEAN, ANSWER_CLEAN),
-            ours(PROMPT_CLEAN, ANSWER_CLEAN, True),
-        ),
-        (
-            "pii   capture on, 5 findings",
-            "bare span + 2 content attrs",
-            bare(PROMPT_PII, ANSWER_PII),
-            ours(PROMPT_PII, ANSWER_PII, True),
-        ),
-        ("tool  capture on, args + result", "bare span + 2 json attrs", bare_tool, ours_tool),
-    ]
+    cases = {
+        name: (loops(bare, ins, outs), loops(ours, ins, outs))
+        for name, (ins, outs) in contents(n_texts).items()
+    }
+    args = [{**TOOL_ARGS, "order_id": str(1234567812345678 + i)} for i in range(n_texts)]
+    cases["tool"] = (loops(bare_tool, args, [TOOL_RESULT]), loops(ours_tool, args, [TOOL_RESULT]))
+    return cases
 
 
-def redact_alone(rounds: int) -> list[tuple[int, float]]:
+def check_spans(ours: Any, bare: Any, cases: dict[str, tuple[Loop, Loop]]) -> None:
+    """Every case but pii exports the same span on both sides; pii exports no raw value."""
+    from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+
+    seen: dict[str, list[ReadableSpan]] = {"bare": [], "ours": []}
+
+    class Grab(SpanProcessor):
+        def __init__(self, side: str) -> None:
+            self.side = side
+
+        def on_end(self, span: ReadableSpan) -> None:
+            seen[self.side].append(span)
+
+    ours.add_span_processor(Grab("ours"))
+    bare.add_span_processor(Grab("bare"))
+    for name, (loop_bare, loop_ours) in cases.items():
+        loop_bare(1)
+        position[0] -= 1
+        loop_ours(1)
+        b, o = dict(seen["bare"].pop().attributes or {}), dict(seen["ours"].pop().attributes or {})
+        if name == "pii":
+            exported = json.dumps(o)
+            assert "jane.doe@example.com" not in exported and "4111 1111" not in exported, o
+            assert o["spyglass.redaction.email"] == 2 and o["spyglass.redaction.card_number"] == 1, o
+        elif name == "messages":  # Spyglass exports the message list as given, redacted
+            assert json.loads(b[A.GEN_AI_INPUT_MESSAGES]) == json.loads(o[A.GEN_AI_INPUT_MESSAGES]), name
+        else:
+            assert b == o, (name, b, o)
+    for provider in (ours, bare):
+        multi = provider._active_span_processor
+        multi._span_processors = tuple(p for p in multi._span_processors if not isinstance(p, Grab))
+
+
+def redact_alone(rounds: int) -> dict[str, dict[int, float]]:
     redactor = spyglass.Redactor()
-    out = []
-    for size in (200, 2000, 20000):
-        text = (PROMPT_PII * (size // len(PROMPT_PII) + 1))[:size]
-        n = max(20, 200_000 // size)
-        times = []
-        for _ in range(rounds):
-            t0 = time.perf_counter_ns()
-            for _ in range(n):
-                redactor.redact(text)
-            times.append((time.perf_counter_ns() - t0) / n / 1000)
-        out.append((size, statistics.median(times)))
+    out: dict[str, dict[int, float]] = {}
+    for label, source in (("pii", prompts(1)[0] + PII), ("clean", prompts(1)[0]), ("prose", PROSE)):
+        out[label] = {}
+        for size in (200, 2000, 20000):
+            base = (source * (size // len(source) + 1))[:size]
+            n = max(20, 100_000 // size)
+            texts = [f"{i:04d}{base}" for i in range(n)]  # distinct strings
+            times = []
+            for _ in range(rounds):
+                gc.collect()
+                t0 = time.perf_counter_ns()
+                for text in texts:
+                    redactor.redact(text)
+                times.append((time.perf_counter_ns() - t0) / n / 1000)
+            out[label][size] = round(statistics.median(times), 2)
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--iterations", type=int, default=2000, help="calls per side per round")
-    ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--iterations", type=int, default=2000, help="calls per side per case per round")
+    ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--chunk", type=int, default=250)
     args = ap.parse_args()
     os.environ.pop("SPYGLASS_RAISE_INTERNAL_ERRORS", None)
-    print("Spyglass SDK cost with content capture on (redaction running) vs a bare OpenTelemetry span")
-    print(f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}")
+    print("Spyglass SDK with content capture on (redaction running) vs a bare OpenTelemetry span")
+    print(f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}, python {sys.version.split()[0]}")
     print(
-        f"python {sys.version.split()[0]}, opentelemetry-sdk {md.version('opentelemetry-sdk')}, "
-        f"prompt {len(PROMPT_CLEAN)} chars, answer {len(ANSWER_CLEAN)} chars"
+        f"{args.iterations} calls per side per case x {args.rounds} rounds, sides alternating every {args.chunk}"
     )
-    provider = TracerProvider()
-    provider.add_span_processor(CohortProcessor())
-    provider.add_span_processor(NoopProcessor())
-    tracer = provider.get_tracer("spyglass")
-    state.tracer = tracer
-    pairs = make_pairs(tracer)
-    for _, _, base, cand in pairs:  # warm-up
-        base(200)
-        cand(200)
+    ours, bare = providers()
+    state.tracer = ours.get_tracer("spyglass")
+    saved = state.capture_content
+    with spyglass.cohort(**COHORT):
+        cases = make_cases(bare.get_tracer("bench"), 1024)
+        check_spans(ours, bare, cases)
+        for loop_bare, loop_ours in cases.values():
+            loop_bare(200)
+            loop_ours(200)
+        results = measure(cases, args.iterations, args.rounds, args.chunk)
+    state.capture_content = saved
+    ours.shutdown()
+    bare.shutdown()
+    alone = redact_alone(args.rounds)
 
-    n, chunk = args.iterations, max(1, min(args.chunk, args.iterations))
-    base_us: dict[str, list[float]] = {p[0]: [] for p in pairs}
-    cand_us: dict[str, list[float]] = {p[0]: [] for p in pairs}
-    ratios: dict[str, list[float]] = {p[0]: [] for p in pairs}
-    started = time.perf_counter()
-    for r in range(args.rounds):
-        for label, _, base, cand in pairs:
-            gc.collect()
-            tot = {base: 0, cand: 0}
-            for k in range(n // chunk):
-                for fn in (base, cand) if (k + r) % 2 == 0 else (cand, base):
-                    tot[fn] += fn(chunk)
-            calls = (n // chunk) * chunk
-            base_us[label].append(tot[base] / calls / 1000)
-            cand_us[label].append(tot[cand] / calls / 1000)
-            ratios[label].append(tot[cand] / tot[base])
-        print(f"  round {r + 1}/{args.rounds} done ({time.perf_counter() - started:.1f} s)", flush=True)
-    provider.shutdown()
-
-    med = statistics.median
     print()
-    print(f"{'case':34} {'baseline':28} {'base µs':>8} {'spyglass µs':>11} {'paired ratio':>12}")
-    print("-" * 98)
-    for label, blabel, _, _ in pairs:
-        print(
-            f"{label:34} {blabel:28} {med(base_us[label]):8.1f} {med(cand_us[label]):11.1f} "
-            f"{med(ratios[label]):11.2f}x"
-        )
-    print("-" * 98)
     print(
-        "Redactor.redact alone (text with 5 findings per 1.8 KB): "
-        + ", ".join(f"{size} B {us:.1f} µs" for size, us in redact_alone(args.rounds))
+        f"{'case':10} {'bare µs':>9} {'spyglass µs':>12} {'added µs':>9} {'ratio':>7} {'range':>12} {'target':>7}"
     )
+    print("-" * 72)
+    for name, r in results.items():
+        spread = f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"
+        verdict = "ok" if r["ratio"] <= TARGET else "MISS"
+        print(
+            f"{name:10} {r['bare_us']:9.2f} {r['spyglass_us']:12.2f} {r['added_us']:9.2f} "
+            f"{r['ratio']:6.2f}x {spread:>12} {verdict:>7}"
+        )
+    print("-" * 72)
+    print("Redactor.redact alone, µs per call (µs per KB at 20 KB):")
+    for label, by_size in alone.items():
+        sizes = ", ".join(f"{size} B {us:.1f}" for size, us in by_size.items())
+        print(f"  {label:6} {sizes}  ({by_size[20000] / 20:.1f} µs/KB)")
+    print(json.dumps({"cases": results, "redact_alone_us": alone}))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,10 @@ class Detector:
     gate: str = ""
     """One character every trigger holds, tested first: a one-character test is a ``memchr``,
     several times cheaper than a substring search, and most prose lacks ``_`` or ``J``."""
+    alnum: bool = False
+    """A match can consist of letters and digits alone. Detectors without it are skipped on
+    text for which ``str.isalnum()`` holds (a dict key, a role, one word): each needs ``-``,
+    ``.``, ``:``, ``_``, ``@``, ``+`` or a space."""
     caseless: bool = False
     """Test ``triggers`` (then lower-case) on the lower-cased text: for a pattern that
     ignores case and whose triggers hold letters."""
@@ -177,7 +181,9 @@ DETECTORS: tuple[Detector, ...] = (
         ("_live_", "_test_"),
         gate="_",
     ),
-    Detector("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA"), gate="I"),
+    Detector(
+        "aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA"), gate="I", alnum=True
+    ),
     Detector(
         "github_token",
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
@@ -186,7 +192,11 @@ DETECTORS: tuple[Detector, ...] = (
     ),
     Detector("slack_token", re.compile(r"\bxox[abposr]-[A-Za-z0-9\-]{10,255}"), ("xox",)),
     Detector(
-        "google_api_key", re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"), ("AIza",), gate="z"
+        "google_api_key",
+        re.compile(r"\bAIza[0-9A-Za-z_\-]{35}(?![0-9A-Za-z_\-])"),
+        ("AIza",),
+        gate="z",
+        alnum=True,
     ),
     Detector(
         "bearer_token",
@@ -223,6 +233,7 @@ DETECTORS: tuple[Detector, ...] = (
         # _phone_trunk, plain 10): one character before a run for "(", two after for the
         # boundary look-ahead.
         min_digits=9,
+        alnum=True,  # a bare run of digits
         window=(1, 2),
     ),
 )

@@ -29,6 +29,11 @@ _SHORTEST = 6  # no built-in detector matches fewer characters (a@b.co)
 _PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
 
 
+# A detector with its prefilter fields unpacked: (detector, gate, triggers, caseless,
+# min_digits, anchor).
+_Step = tuple[Detector, str, tuple[str, ...], bool, int, "re.Pattern[str] | None"]
+
+
 class Redactor:
     """Replaces secrets and personal identifiers in text with typed placeholders.
 
@@ -50,7 +55,7 @@ class Redactor:
 
     BUILTIN: tuple[str, ...] = KINDS
 
-    __slots__ = ("_custom", "_detectors", "_kinds")
+    __slots__ = ("_alnum_plan", "_custom", "_detectors", "_kinds", "_plan")
 
     def __init__(
         self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
@@ -69,27 +74,38 @@ class Redactor:
         self._custom = tuple(custom)
         self._kinds = frozenset(chosen)
         self._detectors = tuple(d for d in DETECTORS if self._kinds.intersection(d.kinds))
+        # The detectors' prefilter fields unpacked once: this loop runs for every string.
+        self._plan = tuple(
+            (d, d.gate, d.triggers, d.caseless, d.min_digits, d.anchor) for d in self._detectors
+        )
+        self._alnum_plan = tuple(step for step in self._plan if step[0].alnum)
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """``text`` with every finding replaced, and the number replaced of each kind."""
-        counts: Counter[str] = Counter()
+        counts: dict[str, int] = {}
+        if len(text) < _SHORTEST:
+            plan: tuple[_Step, ...] = ()
+        else:
+            plan = self._alnum_plan if text.isalnum() else self._plan
+        if not plan and not self._custom:
+            return text, counts
         try:
-            for det in self._detectors if len(text) >= _SHORTEST else ():
-                if det.gate and det.gate not in text:
+            for det, gate, triggers, caseless, min_digits, anchor in plan:
+                if gate and gate not in text:
                     continue
-                if det.triggers:
-                    haystack = text.lower() if det.caseless else text  # one caseless detector
-                    for trigger in det.triggers:  # a loop, not any(): this runs per string
+                if triggers:
+                    haystack = text.lower() if caseless else text  # one caseless detector
+                    for trigger in triggers:  # a loop, not any(): this runs per string
                         if trigger in haystack:
                             break
                     else:
                         continue
-                if det.min_digits:
-                    spans = digit_runs(text, det.min_digits)
+                if min_digits:
+                    spans = digit_runs(text, min_digits) if len(text) >= min_digits else None
                     if spans:
                         text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
-                elif det.anchor is not None:
-                    spans = [m.span() for m in det.anchor.finditer(text)]
+                elif anchor is not None:
+                    spans = [m.span() for m in anchor.finditer(text)]
                     text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
                 else:
                     text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
@@ -114,9 +130,9 @@ class Redactor:
                 return PLACEHOLDER.format(ERROR), {ERROR: 1}
             if result != text:
                 added = Counter(_PLACEHOLDER_RE.findall(result)) - before
-                counts.update(added if added else {"custom": 1})
+                _add(counts, added or {"custom": 1})
             text = result
-        return text, dict(counts)
+        return text, counts
 
     def __call__(self, text: str) -> str:
         """``text`` redacted (counts discarded): usable wherever a ``str -> str`` is expected."""
@@ -125,32 +141,41 @@ class Redactor:
     def scrub(self, value: Any) -> tuple[Any, dict[str, int]]:
         """Redact every string in a JSON-like value (dict keys, list items, and numbers and
         other objects as their text), keeping its structure so it still serializes as JSON."""
-        counts: Counter[str] = Counter()
-        return self._scrub(value, counts), dict(counts)
+        counts: dict[str, int] = {}
+        return self._scrub(value, counts), counts
 
-    def _scrub(self, value: Any, counts: Counter[str]) -> Any:
-        if isinstance(value, str):
+    def _scrub(self, value: Any, counts: dict[str, int]) -> Any:
+        # Exact types first: isinstance against an ABC (Mapping) costs more than a redaction
+        # of a short string, and a message list is mostly dicts and short strings.
+        cls = type(value)
+        if cls is str or isinstance(value, str):
             text, found = self.redact(value)
-            counts.update(found)
+            if found:
+                _add(counts, found)
             return text
-        if value is None or isinstance(value, bool | float):
-            return value
-        if isinstance(value, Mapping):
+        if cls is dict or isinstance(value, Mapping):
             return {
                 (self._scrub(k, counts) if isinstance(k, str) else k): self._scrub(v, counts)
                 for k, v in value.items()
             }
-        if isinstance(value, list | tuple):
+        if cls is list or isinstance(value, list | tuple):
             return [self._scrub(v, counts) for v in value]
+        if value is None or isinstance(value, bool | float):
+            return value
         # An int can be a card or phone number; other objects are exported as their str().
         text, found = self.redact(str(value))
         if not found and isinstance(value, int):
             return value
-        counts.update(found)
+        _add(counts, found)
         return text
 
 
-def _replacer(det: Detector, kinds: frozenset[str], counts: Counter[str]) -> Callable[[re.Match[str]], str]:
+def _add(counts: dict[str, int], found: Mapping[str, int]) -> None:
+    for kind, n in found.items():
+        counts[kind] = counts.get(kind, 0) + n
+
+
+def _replacer(det: Detector, kinds: frozenset[str], counts: dict[str, int]) -> Callable[[re.Match[str]], str]:
     def replace(match: re.Match[str]) -> str:
         kind, accept = det.kind, det.accept
         for group, alt_kind, alt_accept in det.alternatives:
@@ -159,7 +184,7 @@ def _replacer(det: Detector, kinds: frozenset[str], counts: Counter[str]) -> Cal
                 break
         if kind not in kinds or (accept is not None and not accept(match)):
             return match.group(0)
-        counts[kind] += 1
+        counts[kind] = counts.get(kind, 0) + 1
         if not det.keep_group:
             return PLACEHOLDER.format(kind)
         start, end = match.span(det.keep_group)
