@@ -76,3 +76,22 @@ def test_prefiltered_redaction_finds_what_a_full_scan_finds() -> None:
     for _ in range(600):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 30)))
         assert redactor.redact(text) == full_scan(text), text
+
+
+def test_text_of_letters_and_digits_alone_finds_what_a_full_scan_finds() -> None:
+    # Such text (a key, a role, an ID) only goes through the detectors marked ``alnum``.
+    rng = random.Random(11)
+    pieces = [
+        *("AKIA" + "IOSFODNN7EXAMPLE", "AIza" + "SyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q", "4111111111111111"),
+        *("4155552671", "07700900123", "eyJhbGciOi", "Bearer", "sk", "ghp", "xoxb", "tel", "call"),
+        *("a", "Z", "0", "7", "12", "987", "word", "日本", "é", "ASIA", "AKIA", "AIza"),
+    ]
+    redactor = spyglass.Redactor()
+    for _ in range(600):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 12)))
+        assert text.isalnum()
+        assert redactor.redact(text) == full_scan(text), text
+    assert redactor.redact("AKIA" + "IOSFODNN7EXAMPLE") == (
+        "[REDACTED:aws_access_key]",
+        {"aws_access_key": 1},
+    )
