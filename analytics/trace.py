@@ -12,6 +12,21 @@ from .cost import STATUS_OK, STATUS_UNKNOWN_MODEL, PriceTable, price_spans
 
 ROOT_PARENT = "0" * 16
 
+_ID_COLUMNS = ("trace_id", "span_id", "parent_span_id")
+_ID_LIST_COLUMNS = ("links_trace_id", "links_span_id")
+
+
+def hex_ids(spans: pl.DataFrame) -> pl.DataFrame:
+    """Span rows with binary IDs (``queries.TRACE_SPANS`` reads them as stored) -> the same
+    rows with lowercase hex IDs, as every API answer shows them. Hex columns pass through."""
+    exprs = [pl.col(c).bin.encode("hex") for c in _ID_COLUMNS if spans.schema.get(c) == pl.Binary]
+    exprs += [
+        pl.col(c).list.eval(pl.element().bin.encode("hex"))
+        for c in _ID_LIST_COLUMNS
+        if spans.schema.get(c) == pl.List(pl.Binary)
+    ]
+    return spans.with_columns(exprs) if exprs else spans
+
 
 def iso_ns(ns: int) -> str:
     """Nanoseconds since the epoch -> ISO 8601 UTC with all nine fraction digits."""
@@ -248,7 +263,7 @@ def build_trace(spans: pl.DataFrame, prices: PriceTable | None = None) -> dict[s
         trace["totals"]["input_tokens"]
     """
     frame = (
-        price_spans(spans, prices or PriceTable.load())
+        price_spans(hex_ids(spans), prices or PriceTable.load())
         .with_columns(
             start_ns=pl.col("start_time").dt.epoch("ns"),
             events_ns=pl.col("events_time").list.eval(pl.element().dt.epoch("ns")),

@@ -1,10 +1,14 @@
-"""Trace-by-ID latency in the embedded store (chDB), with and without the trace index.
+"""Trace-by-ID latency in the embedded store (chDB): what ``GET /api/traces/{id}`` reads.
 
-  a  queries.TRACE_SPANS           trace_index (trace id -> time window) narrows the days read
-  b  queries.TRACE_SPANS_NO_INDEX  sort key (project, trace_id, span_id) only
+  a  queries.TRACE_SPANS + analytics.trace.hex_ids   binary IDs, hex-encoded in Python (the API)
+  b  queries.TRACE_SPANS_HEX_IN_SQL                  the previous query: IDs hex-encoded in SQL
+  n  queries.TRACE_SPANS_NO_INDEX (--no-index)       sort key only, no trace_index window
 
-Both run through ``Store.query(sql, {"project": ..., "trace_id": hex})`` for the same
-random existing trace IDs, interleaved (a then b, b then a on the next ID). The store holds
+All run through ``Store.query(sql, {"project": ..., "trace_id": hex})`` for the same
+random existing trace IDs, interleaved (a then b, b then a on the next ID). Warm: after 10
+warm-up lookups, caches as a running collector has them. Cold: other IDs, each looked up once
+right after ``SYSTEM DROP MARK CACHE`` and ``DROP UNCOMPRESSED CACHE`` (the OS page cache
+stays warm: dropping it needs root and would disturb everything else on the machine). The store holds
 --spans spans (default 2,000,000; ~10 per trace) spread over --days days (default 30),
 generated with bench/_workload.py and loaded in 100k-row batches in time order, as a collector
 would write them. The loaded store is cached in bench/.data/lookup-N (delete it or pass --regen
@@ -13,8 +17,12 @@ to rebuild); the cache's time range is relative to when it was built.
 Also prints the bulk-load rate, EXPLAIN of both queries (parts and granules read), and
 bytes on disk per span (system.parts, active parts of `spans`).
 
+Ends with one JSON line: {"bench": "trace_lookup", "spans", "parts", "warm": {case: {p50_ms,
+p90_ms, p99_ms, mean_ms, wrong}}, "cold": {...}, "ratio_p50_b_over_a", "ratio_p99_b_over_a",
+"bytes_per_span", "trace_index_bytes_per_span", "bulk_load_rows_per_s"}.
+
 Usage: .venv/bin/python bench/trace_lookup.py [--spans 2000000] [--days 30] [--lookups 150]
-       [--optimize] [--regen]            --spans 10000000 for the large run
+       [--cold 40] [--no-index] [--optimize] [--regen]     --spans 10000000 for the large run
 """
 
 from __future__ import annotations
@@ -35,7 +43,9 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import _workload  # noqa: E402
+import polars as pl  # noqa: E402
 
+from spyglass.analytics.trace import hex_ids  # noqa: E402
 from spyglass.collector.store import open_store, queries  # noqa: E402
 
 PROJECT = "bench"
@@ -128,8 +138,8 @@ def load(store, args, marker: Path) -> None:
 def explain(store, sql: str, params: dict) -> str:
     """Parts and granules each index step keeps, from EXPLAIN indexes = 1."""
     try:  # TSVRaw through the connection: the binary trace id in the plan text is not UTF-8
-        raw = store._conn().query("EXPLAIN indexes = 1 " + sql, "TSVRaw", params=params)
-        lines = raw.bytes().decode(errors="replace").splitlines()
+        raw = store._client().raw_query("EXPLAIN indexes = 1 " + sql, parameters=params, fmt="TSVRaw")
+        lines = raw.decode(errors="replace").splitlines()
     except Exception as exc:
         return f"(EXPLAIN failed: {str(exc)[:200]})"
     out, current = [], None
@@ -150,18 +160,19 @@ def explain(store, sql: str, params: dict) -> str:
 # Informational variants (--alternatives), NOT product code: what a fix of TRACE_SPANS could be.
 ALTERNATIVES = {
     "c": (
-        "c a + do_not_merge_across_partitions_select_final",
-        queries.TRACE_SPANS.rstrip() + "\nSETTINGS do_not_merge_across_partitions_select_final = 1",
+        "c a + max_threads = 1",
+        queries.TRACE_SPANS.rstrip() + ", max_threads = 1",
     ),
     "d": (
-        "d window, no FINAL, LIMIT 1 BY span_id",
-        queries.TRACE_SPANS.replace("SELECT * FROM spans FINAL", "SELECT * FROM spans").replace(
-            "AND start_time BETWEEN window.1 AND window.2",
-            "AND start_time BETWEEN window.1 AND window.2\n    ORDER BY span_id, ingested_at DESC "
-            "LIMIT 1 BY span_id",
-        ),
+        "d a, three columns only (the per-column floor)",
+        queries.TRACE_SPANS.replace(", ".join(queries.SPAN_COLUMNS), "trace_id, name, start_time"),
     ),
 }
+
+
+def lookup(store, sql: str, params: dict) -> pl.DataFrame:
+    """One lookup as the API does it: the query, then hex IDs (a no-op for hex columns)."""
+    return hex_ids(pl.from_arrow(store.query(sql, params)))  # type: ignore[arg-type]
 
 
 def main() -> None:
@@ -190,11 +201,13 @@ def main() -> None:
         action="store_true",
         help="also time two candidate rewrites of TRACE_SPANS (c, d; defined in this script)",
     )
+    ap.add_argument("--no-index", action="store_true", help="also time TRACE_SPANS_NO_INDEX (slow at 10M)")
+    ap.add_argument("--cold", type=int, default=40, help="cold lookups (other IDs, caches dropped)")
     args = ap.parse_args()
 
     print(
-        "Trace-by-ID latency in the embedded store: queries.TRACE_SPANS (trace_index narrows the "
-        "time window) vs queries.TRACE_SPANS_NO_INDEX (sort key only), via Store.query."
+        "Trace-by-ID latency in the embedded store: queries.TRACE_SPANS (binary IDs, hex in Python) "
+        "vs queries.TRACE_SPANS_HEX_IN_SQL (the previous query), via Store.query."
     )
     print(
         f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}; python "
@@ -251,16 +264,19 @@ def main() -> None:
             "SELECT lower(hex(trace_id)) AS t FROM (SELECT DISTINCT trace_id FROM trace_index "
             "WHERE project = {project:String}) ORDER BY cityHash64(trace_id, {seed:UInt64}) "
             "LIMIT {n:UInt64}",
-            {"project": PROJECT, "seed": args.seed, "n": args.lookups},
+            {"project": PROJECT, "seed": args.seed, "n": args.lookups + args.cold},
         )
         .column("t")
         .to_pylist()
     )
     random.Random(args.seed).shuffle(ids)
-    print(f"{len(ids)} random existing trace IDs", flush=True)
+    ids, cold_ids = ids[: args.lookups], ids[args.lookups :]
+    print(f"{len(ids)} + {len(cold_ids)} (cold) random existing trace IDs", flush=True)
 
-    cases = {"a": queries.TRACE_SPANS, "b": queries.TRACE_SPANS_NO_INDEX}
-    names = {"a": "a TRACE_SPANS (trace_index window)", "b": "b TRACE_SPANS_NO_INDEX (sort key)"}
+    cases = {"a": queries.TRACE_SPANS, "b": queries.TRACE_SPANS_HEX_IN_SQL}
+    names = {"a": "a TRACE_SPANS, hex in Python (the API)", "b": "b TRACE_SPANS_HEX_IN_SQL (previous)"}
+    if args.no_index:
+        cases["n"], names["n"] = queries.TRACE_SPANS_NO_INDEX, "n TRACE_SPANS_NO_INDEX (sort key only)"
     if args.alternatives:
         for k, (label, sql) in ALTERNATIVES.items():
             cases[k], names[k] = sql, label
@@ -270,7 +286,7 @@ def main() -> None:
 
     for tid in ids[:10]:  # warm-up (marks, caches)
         for sql in cases.values():
-            store.query(sql, {"project": PROJECT, "trace_id": tid})
+            lookup(store, sql, {"project": PROJECT, "trace_id": tid})
 
     lat: dict[str, list[float]] = {k: [] for k in cases}
     ratio: list[float] = []
@@ -282,9 +298,9 @@ def main() -> None:
         got = {}
         for k in order:
             t0 = time.perf_counter()
-            table = store.query(cases[k], params)
+            frame = lookup(store, cases[k], params)
             got[k] = (time.perf_counter() - t0) * 1000
-            if table.num_rows != _workload.SPANS_PER_TRACE or table.column("trace_id")[0].as_py() != tid:
+            if frame.height != _workload.SPANS_PER_TRACE or frame["trace_id"][0] != tid:
                 wrong[k] += 1
         for k, v in got.items():
             lat[k].append(v)
@@ -295,6 +311,20 @@ def main() -> None:
                 f"  {i + 1}/{len(ids)} lookups ({time.perf_counter() - t_start:.1f} s): p50 {shown}",
                 flush=True,
             )
+
+    # Cold: each ID once, a and b alternating first, after dropping ClickHouse's caches.
+    cold: dict[str, list[float]] = {k: [] for k in ("a", "b")}
+    cold_wrong: dict[str, int] = {k: 0 for k in cold}
+    for i, tid in enumerate(cold_ids):
+        params = {"project": PROJECT, "trace_id": tid}
+        for k in ("a", "b") if i % 2 == 0 else ("b", "a"):
+            store.command("SYSTEM DROP MARK CACHE")
+            store.command("SYSTEM DROP UNCOMPRESSED CACHE")
+            t0 = time.perf_counter()
+            frame = lookup(store, cases[k], params)
+            cold[k].append((time.perf_counter() - t0) * 1000)
+            if frame.height != _workload.SPANS_PER_TRACE or frame["trace_id"][0] != tid:
+                cold_wrong[k] += 1
 
     disk = one(
         store,
@@ -327,11 +357,18 @@ def main() -> None:
             f"{names[k]:50} {pct(v, 0.5):8.2f} {pct(v, 0.9):8.2f} {pct(v, 0.99):8.2f} "
             f"{statistics.fmean(v):8.2f} {wrong[k]:>6}"
         )
+    for k, v in cold.items():
+        if v:
+            label = f"cold: {names[k]}"[:50]
+            print(
+                f"{label:50} {pct(v, 0.5):8.2f} {pct(v, 0.9):8.2f} {pct(v, 0.99):8.2f} "
+                f"{statistics.fmean(v):8.2f} {cold_wrong[k]:>6}"
+            )
     print("-" * 94)
     print(
         f"ratio b/a: p50 {pct(lat['b'], 0.5) / pct(lat['a'], 0.5):.2f}x, p99 "
         f"{pct(lat['b'], 0.99) / pct(lat['a'], 0.99):.2f}x, paired median {statistics.median(ratio):.2f}x "
-        "(> 1 means the trace index helps)"
+        "(> 1 means the current query is faster than the previous one)"
     )
     for k in ALTERNATIVES if args.alternatives else ():
         print(
@@ -354,6 +391,34 @@ def main() -> None:
         f"bulk load when the store was built: {cached['insert_rows_per_s']:,.0f} rows/s insert-only "
         f"({cached['spans']:,} spans in {cached['batch']:,}-row batches)"
     )
+
+    def figures(values: dict[str, list[float]], bad: dict[str, int]) -> dict[str, dict[str, float]]:
+        return {
+            names[k]: {
+                "p50_ms": round(pct(v, 0.5), 2),
+                "p90_ms": round(pct(v, 0.9), 2),
+                "p99_ms": round(pct(v, 0.99), 2),
+                "mean_ms": round(statistics.fmean(v), 2),
+                "wrong": bad[k],
+            }
+            for k, v in values.items()
+            if v
+        }
+
+    summary = {
+        "bench": "trace_lookup",
+        "spans": disk["r"],
+        "days": args.days,
+        "parts": pi["parts"],
+        "warm": figures(lat, wrong),
+        "cold": figures(cold, cold_wrong),
+        "ratio_p50_b_over_a": round(pct(lat["b"], 0.5) / pct(lat["a"], 0.5), 3),
+        "ratio_p99_b_over_a": round(pct(lat["b"], 0.99) / pct(lat["a"], 0.99), 3),
+        "bytes_per_span": round(disk["b"] / disk["r"], 2),
+        "trace_index_bytes_per_span": round(idx_disk["b"] / disk["r"], 2),
+        "bulk_load_rows_per_s": round(cached["insert_rows_per_s"]),
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
