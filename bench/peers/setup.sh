@@ -15,9 +15,13 @@ echo "installing arize-phoenix (a few minutes) ..."
 "$VENV/bin/pip" install --quiet arize-phoenix
 echo "installing langfuse, traceloop-sdk (traceloop resolves slowly) ..."
 "$VENV/bin/pip" install --quiet langfuse traceloop-sdk
+# Spyglass's SDK beside them, without dependencies (they bring OpenTelemetry), so
+# peers/sdk_decorators.py measures every SDK with one interpreter and one harness.
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+"$VENV/bin/pip" install --quiet --no-deps -e "$ROOT"
 "$VENV/bin/python" - <<'PY'
 from importlib.metadata import version
-for name in ("arize-phoenix", "langfuse", "traceloop-sdk", "opentelemetry-sdk"):
+for name in ("arize-phoenix", "langfuse", "traceloop-sdk", "spyglass", "opentelemetry-sdk"):
     try:
         print(f"{name} {version(name)}")
     except Exception as exc:  # report every peer, installed or not
