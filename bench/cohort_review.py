@@ -9,6 +9,9 @@ the rows, so each ratio says what the review adds. Median and max of --runs runs
 The store is the one ``bench/trace_lookup.py`` builds and caches in bench/.data/lookup-N
 (built here if missing: about 3 minutes for 10M spans on 2 cores, itself a bulk-load figure).
 
+Ends with one JSON line: {"bench": "cohort_review", "spans", "days", "scan_s", "cases": {case:
+{"median_s", "max_s", "x_scan"}}}.
+
 Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3]
 """
 
@@ -89,6 +92,21 @@ def main() -> None:
     for name, ts in times.items():
         print(f"{name:30} {statistics.median(ts):>9.2f} {max(ts):>7.2f} {statistics.median(ts) / scan:>7.1f}")
     store.close()
+    summary = {
+        "bench": "cohort_review",
+        "spans": info["spans"],
+        "days": info["days"],
+        "scan_s": round(scan, 3),
+        "cases": {
+            name: {
+                "median_s": round(statistics.median(ts), 3),
+                "max_s": round(max(ts), 3),
+                "x_scan": round(statistics.median(ts) / scan, 2),
+            }
+            for name, ts in times.items()
+        },
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

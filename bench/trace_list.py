@@ -6,6 +6,9 @@ of merely reading the window's rows, so the ratio shows what grouping into trace
 Cases: the default page (last 7 days, 50 rows), a tenant filter, errors only, a deep page
 (offset 2000), and a 1-day window. Interleaved, median and p90 of --runs runs each.
 
+Ends with one JSON line: {"bench": "trace_list", "spans", "days", "cases": {case: {"rows",
+"p50_ms", "p90_ms", "scan_p50_ms", "ratio"}}}.
+
 Usage: .venv/bin/python bench/trace_list.py [--spans 2000000] [--runs 7]
 """
 
@@ -92,13 +95,22 @@ def main() -> None:
             base[name].append(timed(store, BASELINE, scan)[0])
     print(f"trace list over {info['spans']:,} spans / {info['days']} days (built {info['built']})")
     print(f"{'case':34} {'rows':>5} {'p50 ms':>8} {'p90 ms':>8} {'scan p50':>9} {'ratio':>6}")
+    figures = {}
     for name in cases:
         t = sorted(timings[name])
         b = statistics.median(base[name])
         p50 = statistics.median(t)
-        p90 = t[int(0.9 * (len(t) - 1))]
+        p90 = t[max(0, -(-9 * len(t) // 10) - 1)]  # nearest rank: never below the median
         print(f"{name:34} {rows[name]:>5} {p50:>8.1f} {p90:>8.1f} {b:>9.1f} {p50 / b:>6.1f}x")
+        figures[name] = {
+            "rows": rows[name],
+            "p50_ms": round(p50, 2),
+            "p90_ms": round(p90, 2),
+            "scan_p50_ms": round(b, 2),
+            "ratio": round(p50 / b, 2),
+        }
     store.close()
+    print(json.dumps({"bench": "trace_list", "spans": info["spans"], "days": info["days"], "cases": figures}))
 
 
 if __name__ == "__main__":
