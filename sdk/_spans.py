@@ -17,7 +17,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from . import _redact
 from . import attributes as A
 from ._data_class import check_data_class
-from ._guard import internal_errors, report_internal_error
+from ._guard import report_internal_error
 from ._state import state
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,20 +98,20 @@ class SpanHandle:
     def _format_output(self, value: Any) -> str:
         return _text(value)
 
-    @_guarded
     def set_input(self, value: Any) -> None:
         """Record the span's input (prompt, query, arguments). Exported only with capture on,
         redacted (``spyglass.Redactor``)."""
+        # Checked before entering the guard: with capture off this is the whole call.
         if state.capture_content:
             self._set_content(self._input_key, self._format_input, value)
 
-    @_guarded
     def set_output(self, value: Any) -> None:
         """Record the span's output (completion, answer, result). Exported only with capture
         on, redacted (``spyglass.Redactor``)."""
         if state.capture_content:
             self._set_content(self._output_key, self._format_output, value)
 
+    @_guarded
     def _set_content(self, key: str, fmt: Callable[[Any], str], value: Any) -> None:
         # Redact the strings inside the value before serializing, so JSON stays valid; the
         # counts add up over every content value set on this span.
@@ -147,13 +147,15 @@ class LLMSpan(SpanHandle):
         cached_input_tokens: int | None = None,
     ) -> None:
         """Token counts as the provider reported them."""
-        for key, value in (
-            (A.GEN_AI_USAGE_INPUT_TOKENS, input_tokens),
-            (A.GEN_AI_USAGE_OUTPUT_TOKENS, output_tokens),
-            (A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, cached_input_tokens),
-        ):
-            if value is not None:
-                self._span.set_attribute(key, int(value))
+        usage = {}
+        if input_tokens is not None:
+            usage[A.GEN_AI_USAGE_INPUT_TOKENS] = int(input_tokens)
+        if output_tokens is not None:
+            usage[A.GEN_AI_USAGE_OUTPUT_TOKENS] = int(output_tokens)
+        if cached_input_tokens is not None:
+            usage[A.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = int(cached_input_tokens)
+        if usage:
+            self._span.set_attributes(usage)  # one call: the span takes its lock once
 
     @_guarded
     def set_response(
@@ -238,9 +240,11 @@ def current_span() -> SpanHandle:
     """A handle on the innermost active span (inside a decorated function, its own span)."""
     span = trace.get_current_span()
     kind = None
-    with internal_errors("current_span"):
+    try:  # the guard inline: this runs in every decorated function that reports anything
         attrs = getattr(span, "attributes", None)
         kind = attrs.get(A.SPAN_KIND) if attrs else None
+    except Exception:
+        report_internal_error("current_span")
     return HANDLE_BY_KIND.get(kind, SpanHandle)(span)  # type: ignore[arg-type]
 
 
