@@ -50,6 +50,11 @@ class Detector:
     Every match of ``pattern`` must lie within ``window`` characters of an anchor."""
     window: tuple[int, int] = (0, 0)
     """Characters before the anchor's start and after its end searched for ``pattern``."""
+    start: re.Pattern[str] | None = None
+    """With ``anchor``: where the only match that can hold this anchor starts, as the leftmost
+    match of this pattern ending at the anchor's end (at most ``window[0]`` characters
+    before it). ``pattern`` is then tried at that one position instead of all through the
+    window, and never past the end of its match."""
     min_digits: int = 0
     """Instead of ``anchor``: search ``pattern`` only near runs of ASCII digits and the
     separators `` ().-`` that hold at least this many digits (see ``digit_runs``); every
@@ -212,6 +217,9 @@ DETECTORS: tuple[Detector, ...] = (
         ("@",),
         anchor=re.compile("@"),
         window=(64, 8 * 64 + 26),  # the longest local part before it, the longest domain after
+        # A match starts where the run of local-part characters before its "@" starts (the
+        # look-behind refuses any later start), so one attempt per "@" decides it.
+        start=re.compile(r"[A-Za-z0-9._%+\-]{1,64}@\Z"),
     ),
     # E.164 and international notation: +44 20 7946 0958, +1 (415) 555-2671, +33 1 23 45 67 89.
     Detector(

@@ -208,6 +208,15 @@ def _sub_near_spans(
         end = min(len(text), anchor_end + after)
         if start >= end:
             continue
+        if det.start is not None:
+            # "\Z" matches at the anchor's end: the search stops there.
+            begin = det.start.search(text, start, anchor_end)
+            found = det.pattern.match(text, begin.start(), end) if begin is not None else None
+            if found is not None:
+                pieces.append(text[done : found.start()])
+                pieces.append(replace(found))
+                done = found.end()
+            continue
         for match in det.pattern.finditer(text, start, end):
             pieces.append(text[done : match.start()])
             pieces.append(replace(match))

@@ -95,3 +95,24 @@ def test_text_of_letters_and_digits_alone_finds_what_a_full_scan_finds() -> None
         "[REDACTED:aws_access_key]",
         {"aws_access_key": 1},
     )
+
+
+def test_email_tried_once_per_at_sign_finds_what_a_full_scan_finds() -> None:
+    # The email detector tries its pattern only where the local part before each "@" starts.
+    rng = random.Random(13)
+    pieces = [
+        *("a", "Bob", "x.y", "_", "%", "+", "-", ".", "@", "@", "@", " ", "é", "日", "9", "com", ".org"),
+        *("a@b.co", "me@mail.example.com", "user@localhost", "k" * 70, "q" * 63, ".com.x", "@@"),
+    ]
+    redactor = spyglass.Redactor(detectors=["email"])
+    for _ in range(800):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 20)))
+        assert redactor.redact(text) == full_scan_of(["email"], text), text
+
+
+def full_scan_of(kinds: list[str], text: str) -> tuple[str, dict[str, int]]:
+    counts: Counter[str] = Counter()
+    for det in DETECTORS:
+        if set(det.kinds) & set(kinds):
+            text = det.pattern.sub(_redact._replacer(det, frozenset(kinds), counts), text)
+    return text, dict(counts)
