@@ -143,12 +143,12 @@ def main() -> None:
         print(f"{label:34}{meta[key]:>10.1f}{full[key]:>10.1f}{full[key] / meta[key]:>7.2f}x")
     shape = f"{meta['spans']:,} spans via OTLP"
     rows = [
-        {"item": "7 Storage", "figure": f"bytes on disk per span, metadata only ({shape}; all tables)",
-         "value": f"{meta['all_tables_b']:.1f} B", "target": "< 60 B",
-         "baseline": f"{meta['spans_b']:.1f} B spans table alone", "met": meta["all_tables_b"] < 60},
-        {"item": "7 Storage", "figure": f"bytes on disk per span, ~1 KB content on LLM spans ({shape})",
-         "value": f"{full['all_tables_b']:.1f} B", "baseline": f"{meta['all_tables_b']:.1f} B metadata only",
-         "ratio": f"{full['all_tables_b'] / meta['all_tables_b']:.2f}x"},
+        # The metadata target is judged on trace_lookup's realistic store (varied models, tenants,
+        # attribute maps); these uniform payloads only price the content on top of it.
+        {"item": "7 Storage", "figure": f"bytes on disk per span, ~1 KB content on LLM spans ({shape}, "
+         f"all tables): content adds {full['all_tables_b'] - meta['all_tables_b']:.1f} B per span",
+         "value": f"{full['all_tables_b']:.1f} B", "baseline": f"{meta['all_tables_b']:.1f} B same spans "
+         "without content", "ratio": f"{full['all_tables_b'] / meta['all_tables_b']:.2f}x"},
     ]  # fmt: skip
     print(json.dumps({"rows": rows, "figures": figures}))
 
