@@ -12,7 +12,11 @@ The store is the one ``bench/trace_lookup.py`` builds and caches in bench/.data/
 Ends with one JSON line: {"bench": "cohort_review", "spans", "days", "scan_s", "cases": {case:
 {"median_s", "max_s", "x_scan"}}}.
 
-Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3]
+--profile also times the parts of the two queries on their own (where the time goes): the
+bare FINAL scan, one row per request with and without FINAL, the cost and feedback subqueries,
+and the stage query's per-request rows, each wrapped in ``SELECT count()``.
+
+Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3] [--profile]
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import polars as pl  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from spyglass.analytics.cohorts import Z_FLAG, price_params  # noqa: E402
+from spyglass.analytics.cost import PriceTable  # noqa: E402
 from spyglass.collector import Settings, create_app  # noqa: E402
-from spyglass.collector.store import open_store  # noqa: E402
+from spyglass.collector.store import cohort_sql, open_store  # noqa: E402
 
 DAY_NS = 86_400 * 10**9
 SCAN = (
@@ -45,10 +52,40 @@ def iso(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns / 1e9))
 
 
+def profile(store, since_ns: int, until_ns: int, runs: int) -> dict[str, float]:
+    """Median seconds of each part of the cohort and stage queries (by tenant), run alone."""
+    window = {"project": "bench", "since_ns": since_ns, "until_ns": until_ns}
+    combos = store.query(cohort_sql.PRICE_COMBOS, window)
+    params = {**window, "z_flag": Z_FLAG, **price_params(pl.from_arrow(combos), PriceTable.load())}
+    tasks = cohort_sql._tasks(["tenant"])
+    parts = {
+        "bare FINAL scan (count)": SCAN,
+        "per-request rows, FINAL": f"SELECT count() FROM ({tasks})",
+        "per-request rows, no FINAL": f"SELECT count() FROM ({tasks.replace('spans FINAL', 'spans')})",
+        "cost per request (model spans)": f"SELECT count() FROM ({cohort_sql._COSTS})",
+        "feedback per request": f"SELECT count() FROM ({cohort_sql._FEEDBACK})",
+        "price combos": cohort_sql.PRICE_COMBOS,
+        "whole cohort breakdown query": cohort_sql.cohort_breakdown(["tenant"]),
+        "stage per-request rows": f"SELECT count() FROM ({cohort_sql._stage_tasks(['tenant'])})",
+        "whole stage latency query": cohort_sql.stage_latency(["tenant"]),
+    }
+    out = {}
+    for name, query in parts.items():
+        ts = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            store.query(query + ("" if "SETTINGS" in query else "\n" + cohort_sql._SETTINGS), params)
+            ts.append(time.perf_counter() - t0)
+        out[name] = statistics.median(ts)
+        print(f"  profile: {name:34} {out[name]:7.2f} s", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--profile", action="store_true", help="also time each part of the queries alone")
     args = ap.parse_args()
     data = BENCH / ".data" / f"lookup-{args.spans}"
     marker = data.with_suffix(".json")
@@ -71,6 +108,10 @@ def main() -> None:
         "week over week by tenant": ("week-over-week", {"by": "tenant", "until": window["until"], "days": 7}),
     }
     scan_params = {"project": "bench", "since_ns": since - 60 * 10**9, "until_ns": until + 60 * 10**9}
+    parts = {}
+    if args.profile:
+        print("profile (median of --runs, each part alone, by tenant over the whole window):", flush=True)
+        parts = profile(store, scan_params["since_ns"], scan_params["until_ns"], args.runs)
     with TestClient(create_app(store, Settings())) as client:
         for path, params in cases.values():  # warm up (and check it answers)
             resp = client.get(f"/api/analytics/{path}", params={**window, **params})
@@ -105,6 +146,7 @@ def main() -> None:
             }
             for name, ts in times.items()
         },
+        "profile_s": {name: round(v, 3) for name, v in parts.items()},
     }
     print(json.dumps(summary))
 
