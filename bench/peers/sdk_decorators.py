@@ -6,8 +6,11 @@ installs its own TracerProvider) against a bare OpenTelemetry span made in that 
 with the harness of ``bench/sdk_overhead.py``: each round makes --iterations calls per side,
 alternating ABAB in chunks; figures are medians over rounds; the ratio is the median of the
 per-round ratios. Every SDK exports through its own default pipeline (batching, background
-thread) to a dead endpoint (127.0.0.1:9), as does the baseline (a BatchSpanProcessor with the
-OTLP/HTTP exporter), so export never reaches the network and costs alike.
+thread, OTLP/HTTP) to a local sink that answers 200 to every POST and discards the body (a child
+process on 127.0.0.1), as does the baseline (a BatchSpanProcessor with the OTLP/HTTP exporter):
+each side pays its real export work on the same terms, and nothing reaches the network. (A
+dead endpoint would not do: an SDK that backs off after a failed export skips the encoding its
+baseline keeps paying.)
 
 The decorated function is empty and records a model call: model, provider, prompt name and
 version, 120/30 tokens, inside a cohort (tenant, workflow) where the SDK has one:
@@ -36,15 +39,18 @@ import contextlib
 import gc
 import importlib.metadata as md
 import json
+import multiprocessing
 import os
+import socket
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DEAD = "http://127.0.0.1:9"
+SINK = os.environ.get("BENCH_SINK", "http://127.0.0.1:9")  # set by the parent for each child
 MODEL = "gpt-4o-mini"
 START_ATTRS = {
     "gen_ai.operation.name": "chat",
@@ -65,7 +71,7 @@ def baseline() -> tuple[Timer, Timer]:
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=DEAD + "/v1/traces")))
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=SINK + "/v1/traces")))
     tracer = provider.get_tracer("bench")
 
     def call() -> None:
@@ -109,7 +115,7 @@ def timers(
 def spyglass_timers() -> tuple[Timer, Timer]:
     import spyglass
 
-    spyglass.init(endpoint=DEAD, service_name="bench")
+    spyglass.init(endpoint=SINK, service_name="bench")
     kw = dict(model=MODEL, provider="openai", prompt_name="answer", prompt_version="v3")
 
     @spyglass.llm(**kw)
@@ -126,7 +132,7 @@ def spyglass_timers() -> tuple[Timer, Timer]:
 def langfuse_timers() -> tuple[Timer, Timer]:
     from langfuse import Langfuse, observe, propagate_attributes
 
-    client = Langfuse(public_key="pk-lf-bench", secret_key="sk-lf-bench", host=DEAD)
+    client = Langfuse(public_key="pk-lf-bench", secret_key="sk-lf-bench", host=SINK)
     usage = {"input": 120, "output": 30}
     meta = {"prompt_name": "answer", "prompt_version": "v3"}
 
@@ -146,7 +152,7 @@ def traceloop_timers() -> tuple[Timer, Timer]:
     from traceloop.sdk import Traceloop
     from traceloop.sdk.decorators import task
 
-    Traceloop.init(app_name="bench", api_endpoint=DEAD, telemetry_enabled=False)
+    Traceloop.init(app_name="bench", api_endpoint=SINK, telemetry_enabled=False)
     attrs = {**START_ATTRS, **TOKENS}
 
     @task(name=f"chat {MODEL}")
@@ -167,6 +173,23 @@ def traceloop_timers() -> tuple[Timer, Timer]:
 
 SDKS = {"spyglass": spyglass_timers, "langfuse": langfuse_timers, "traceloop": traceloop_timers}
 PACKAGES = {"spyglass": "spyglass", "langfuse": "langfuse", "traceloop": "traceloop-sdk"}
+
+
+def sink(port: int) -> None:
+    """A stand-in collector: 200 and an empty body for every POST, the body read and dropped."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 def child(sdk: str, iterations: int, rounds: int, chunk: int) -> None:
@@ -190,7 +213,7 @@ def child(sdk: str, iterations: int, rounds: int, chunk: int) -> None:
         med = statistics.median
         out[case] = {"base_us": med(b_us), "sdk_us": med(c_us), "ratio": med(ratios)}
     print(json.dumps(out), flush=True)
-    os._exit(0)  # skip the SDKs' exit hooks (flushing to a dead endpoint)
+    os._exit(0)  # skip the SDKs' exit hooks (their final flushes)
 
 
 def main() -> None:
@@ -207,12 +230,18 @@ def main() -> None:
     if args.child:
         child(args.child, args.iterations, args.rounds, args.chunk)
         return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = multiprocessing.Process(target=sink, args=(port,), daemon=True)
+    server.start()
     results, rows = [], []
     for sdk in args.sdk.split(","):
         print(f"{sdk}: {args.rounds} rounds x {args.iterations} calls per side ...", flush=True)
         cmd = [sys.executable, __file__, "--child", sdk, "--iterations", str(args.iterations)]
         cmd += ["--rounds", str(args.rounds), "--chunk", str(args.chunk)]
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "SPYGLASS_", "LANGFUSE_"))}
+        env["BENCH_SINK"] = f"http://127.0.0.1:{port}"
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1800)
         line = next((x for x in reversed(done.stdout.splitlines()) if x.startswith("{")), None)
         if line is None:
@@ -236,6 +265,7 @@ def main() -> None:
                     "met": f["ratio"] <= 1.3 if sdk == "spyglass" else None,
                 }
             )
+    server.terminate()
     print(json.dumps({"rows": rows, "results": results}))
 
 
