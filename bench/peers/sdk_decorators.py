@@ -9,8 +9,8 @@ per-round ratios. Every SDK exports through its own default pipeline (batching, 
 thread, OTLP/HTTP) to a local sink that answers 200 to every POST and discards the body (a child
 process on 127.0.0.1), as does the baseline (a BatchSpanProcessor with the OTLP/HTTP exporter):
 each side pays its real export work on the same terms, and nothing reaches the network. (A
-dead endpoint would not do: an SDK that backs off after a failed export skips the encoding its
-baseline keeps paying.)
+dead endpoint would not do: Spyglass's bounded queue fills and drops ended spans, skipping the
+encoding its baseline keeps paying.)
 
 The decorated function is empty and records a model call: model, provider, prompt name and
 version, 120/30 tokens, inside a cohort (tenant, workflow) where the SDK has one:
