@@ -280,8 +280,14 @@ def main() -> None:
         chosen = [s for s in chosen if s.name in wanted]
     OUT.mkdir(parents=True, exist_ok=True)
     peers_python = str(Path(args.peers_venv) / "bin" / "python")
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=BENCH).stdout.strip()  # fmt: skip
+    git = ["git", "-C", str(BENCH)]
+    commit = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    edited = subprocess.run([*git, "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                            text=True).stdout.split("\n")  # fmt: skip
+    if any(line.strip() for line in edited):  # the scripts ran the working tree as it was
+        commit += " + uncommitted edits to " + ", ".join(sorted({ln[3:] for ln in edited if ln.strip()}))
     mode = "quick" if args.quick else "full"
     rows: list[Row] = []
     started = time.perf_counter()
