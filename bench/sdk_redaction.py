@@ -23,6 +23,7 @@ The last line of output is JSON: {"cases": {name: {"bare_us", "spyglass_us", "ra
 "added_us"}}, "redact_alone_us": {text: {bytes: µs}}}.
 
     .venv/bin/python bench/sdk_redaction.py [--iterations 2000] [--rounds 7]
+    .venv/bin/python bench/sdk_redaction.py --before 5f8d3b7   # Redactor.redact then vs now
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sdk_overhead import (  # the same harness (bench/ is on sys.path when run as a script)
@@ -195,24 +197,65 @@ def check_spans(ours: Any, bare: Any, cases: dict[str, tuple[Loop, Loop]]) -> No
         multi._span_processors = tuple(p for p in multi._span_processors if not isinstance(p, Grab))
 
 
-def redact_alone(rounds: int) -> dict[str, dict[int, float]]:
-    redactor = spyglass.Redactor()
-    out: dict[str, dict[int, float]] = {}
+def redact_alone(rounds: int, before: Any = None) -> dict[str, dict[int, float]]:
+    """µs per ``Redactor.redact`` call by text and size; with ``before`` (another SDK's
+    ``Redactor``), the two alternate round by round on the same texts and each figure is
+    ``[before µs, now µs]``."""
+    redactors = [spyglass.Redactor()] if before is None else [before, spyglass.Redactor()]
+    out: dict[str, dict[int, Any]] = {}
     for label, source in (("pii", prompts(1)[0] + PII), ("clean", prompts(1)[0]), ("prose", PROSE)):
         out[label] = {}
         for size in (200, 2000, 20000):
             base = (source * (size // len(source) + 1))[:size]
             n = max(20, 100_000 // size)
             texts = [f"{i:04d}{base}" for i in range(n)]  # distinct strings
-            times = []
+            if before is not None:
+                assert all(before.redact(t) == redactors[1].redact(t) for t in texts[:3]), label
+            times: list[list[float]] = [[] for _ in redactors]
             for _ in range(rounds):
-                gc.collect()
-                t0 = time.perf_counter_ns()
-                for text in texts:
-                    redactor.redact(text)
-                times.append((time.perf_counter_ns() - t0) / n / 1000)
-            out[label][size] = round(statistics.median(times), 2)
+                for redactor, acc in zip(redactors, times, strict=True):
+                    gc.collect()
+                    t0 = time.perf_counter_ns()
+                    for text in texts:
+                        redactor.redact(text)
+                    acc.append((time.perf_counter_ns() - t0) / n / 1000)
+            medians = [round(statistics.median(acc), 2) for acc in times]
+            out[label][size] = medians[0] if before is None else medians
     return out
+
+
+def load_before(rev: str) -> Any:
+    """The ``spyglass`` SDK as of git revision ``rev``, imported as ``spyglass_before``."""
+    import importlib.util
+    import io
+    import subprocess
+    import tarfile
+    import tempfile
+
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", rev, "sdk"], cwd=root, capture_output=True, check=True).stdout
+    where = Path(tempfile.mkdtemp(prefix="spyglass-before-"))
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(where, filter="data")
+    spec = importlib.util.spec_from_file_location(
+        "spyglass_before", where / "sdk" / "__init__.py", submodule_search_locations=[str(where / "sdk")]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["spyglass_before"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def compare(rev: str, rounds: int) -> None:
+    """Print ``Redactor.redact`` before (at ``rev``) and now, interleaved in this process."""
+    figures = redact_alone(rounds, load_before(rev).Redactor())
+    print(f"Redactor.redact at {rev} vs now, same texts, alternating round by round ({rounds} rounds)")
+    print(f"{'text':8} {'bytes':>6} {'before µs':>10} {'now µs':>8} {'speedup':>8}")
+    for label, by_size in figures.items():
+        for size, (was, now) in by_size.items():
+            print(f"{label:8} {size:6d} {was:10.1f} {now:8.1f} {was / now:7.2f}x")
+    print(json.dumps({"redact_before_now_us": figures, "before": rev}))
 
 
 def main() -> None:
@@ -220,12 +263,19 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=2000, help="calls per side per case per round")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--chunk", type=int, default=250)
+    ap.add_argument(
+        "--before", metavar="REV", help="only compare Redactor.redact with the SDK at this git revision"
+    )
     args = ap.parse_args()
+    if args.before:
+        compare(args.before, args.rounds)
+        return
     os.environ.pop("SPYGLASS_RAISE_INTERNAL_ERRORS", None)
     print("Spyglass SDK with content capture on (redaction running) vs a bare OpenTelemetry span")
     print(f"machine: {platform.platform()}, os.cpu_count()={os.cpu_count()}, python {sys.version.split()[0]}")
     print(
-        f"{args.iterations} calls per side per case x {args.rounds} rounds, sides alternating every {args.chunk}"
+        f"{args.iterations} calls per side per case x {args.rounds} rounds, sides alternating every",
+        args.chunk,
     )
     ours, bare = providers()
     state.tracer = ours.get_tracer("spyglass")
@@ -243,9 +293,8 @@ def main() -> None:
     alone = redact_alone(args.rounds)
 
     print()
-    print(
-        f"{'case':10} {'bare µs':>9} {'spyglass µs':>12} {'added µs':>9} {'ratio':>7} {'range':>12} {'target':>7}"
-    )
+    head = f"{'case':10} {'bare µs':>9} {'spyglass µs':>12} {'added µs':>9} {'ratio':>7} {'range':>12}"
+    print(f"{head} {'target':>7}")
     print("-" * 72)
     for name, r in results.items():
         spread = f"{r['ratio_min']:.2f}-{r['ratio_max']:.2f}"
