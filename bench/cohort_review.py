@@ -14,7 +14,9 @@ Ends with one JSON line: {"bench": "cohort_review", "spans", "days", "scan_s", "
 
 --profile also times the parts of the two queries on their own (where the time goes): the
 bare FINAL scan, one row per request with and without FINAL, the cost and feedback subqueries,
-and the stage query's per-request rows, each wrapped in ``SELECT count()``.
+the stage query's per-request rows (each read in full with ``FORMAT Null``: a ``count()``
+wrapper would let ClickHouse skip the columns it does not need), and the breakdown without
+its cost join.
 
 Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3] [--profile]
 """
@@ -58,15 +60,21 @@ def profile(store, since_ns: int, until_ns: int, runs: int) -> dict[str, float]:
     combos = store.query(cohort_sql.PRICE_COMBOS, window)
     params = {**window, "z_flag": Z_FLAG, **price_params(pl.from_arrow(combos), PriceTable.load())}
     tasks = cohort_sql._tasks(["tenant"])
+    whole = cohort_sql.cohort_breakdown(["tenant"])
+    no_cost = whole.replace(f"LEFT JOIN ({cohort_sql._COSTS}) AS c ON t.trace_id = c.trace_id", "")
+    no_cost = no_cost.replace("sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,", "")
+    no_cost = no_cost.replace("sum(t_unpriced_calls) AS unpriced_calls", "0 AS unpriced_calls")
+    assert "t_cost" not in no_cost, "cohort_sql changed: update the no-cost variant"
     parts = {
         "bare FINAL scan (count)": SCAN,
-        "per-request rows, FINAL": f"SELECT count() FROM ({tasks})",
-        "per-request rows, no FINAL": f"SELECT count() FROM ({tasks.replace('spans FINAL', 'spans')})",
-        "cost per request (model spans)": f"SELECT count() FROM ({cohort_sql._COSTS})",
-        "feedback per request": f"SELECT count() FROM ({cohort_sql._FEEDBACK})",
+        "per-request rows, FINAL": tasks,
+        "per-request rows, no FINAL": tasks.replace("spans FINAL", "spans"),
+        "cost per request (model spans)": cohort_sql._COSTS,
+        "feedback per request": cohort_sql._FEEDBACK,
         "price combos": cohort_sql.PRICE_COMBOS,
-        "whole cohort breakdown query": cohort_sql.cohort_breakdown(["tenant"]),
-        "stage per-request rows": f"SELECT count() FROM ({cohort_sql._stage_tasks(['tenant'])})",
+        "whole cohort breakdown query": whole,
+        "breakdown without the cost join": no_cost,
+        "stage per-request rows": cohort_sql._stage_tasks(["tenant"]),
         "whole stage latency query": cohort_sql.stage_latency(["tenant"]),
     }
     out = {}
@@ -74,7 +82,8 @@ def profile(store, since_ns: int, until_ns: int, runs: int) -> dict[str, float]:
         ts = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            store.query(query + ("" if "SETTINGS" in query else "\n" + cohort_sql._SETTINGS), params)
+            settings = "" if "SETTINGS" in query else "\n" + cohort_sql._SETTINGS
+            store.command(f"SELECT * FROM ({query}) {settings} FORMAT Null", params)
             ts.append(time.perf_counter() - t0)
         out[name] = statistics.median(ts)
         print(f"  profile: {name:34} {out[name]:7.2f} s", flush=True)

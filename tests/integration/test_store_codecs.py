@@ -1,9 +1,13 @@
 """Migration 0004 (codecs) on a store that already holds spans: it changes only how parts are
 compressed, so every read answers the same before it, after it, and after the parts are
-rewritten with the new codecs; applying it twice changes nothing."""
+rewritten with the new codecs; applying it twice changes nothing.
+
+chDB opens one data directory per process and the session's store fixture holds one already, so
+the check runs in a child process on a store of its own (this file run as a script)."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -45,7 +49,15 @@ def _lookup(store: ClickHouseStore, trace_id: str) -> pl.DataFrame:
 
 
 def test_codec_migration_keeps_every_value(tmp_path: Path) -> None:
-    store = ClickHouseStore(str(tmp_path / "store"))
+    child = subprocess.run(
+        [sys.executable, __file__, str(tmp_path / "store")], capture_output=True, text=True, timeout=300
+    )
+    assert child.returncode == 0, child.stderr[-3000:]
+    assert child.stdout.strip() == "ok"
+
+
+def _check(path: str) -> None:
+    store = ClickHouseStore(path)
     try:
         _apply(store, below=4)
         end = time.time_ns()
@@ -83,3 +95,8 @@ def test_codec_migration_keeps_every_value(tmp_path: Path) -> None:
         assert {r["name"]: r["compression_codec"] for r in store.query(CODECS).to_pylist()} == codecs
     finally:
         store.close()
+    print("ok")
+
+
+if __name__ == "__main__":
+    _check(sys.argv[1])
