@@ -59,6 +59,9 @@ class Detector:
     """Instead of ``anchor``: search ``pattern`` only near runs of ASCII digits and the
     separators `` ().-`` that hold at least this many digits (see ``digit_runs``); every
     match the detector accepts must lie in one such run."""
+    bare_run: Callable[[str], bool] | None = None
+    """With ``min_digits``: a run of digits with no separator inside is searched only if
+    this says a match the detector accepts can lie in it (given the run's digits)."""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -105,6 +108,15 @@ def _phone_plain(match: re.Match[str]) -> bool:
     before = match.string[max(0, match.start() - 24) : match.start()]
     before = re.split(r"\d", before)[-1]  # only the words since the previous number
     return _PHONE_WORDS.search(before) is not None
+
+
+def _bare_run_may_match(digits: str) -> bool:
+    # In a run of digits alone only two alternatives can match, each the whole run (a start
+    # inside it fails the look-behind, an end inside it the look-ahead): a card (13-19
+    # digits, then _card decides) or a plain 10-11 digit number (then _phone_plain decides).
+    # A 16-digit order number failing the checksum, a 12- or 20-digit ID: nothing to search.
+    n = len(digits)
+    return n in (10, 11) or (13 <= n <= 19 and digits[0] in "23456" and luhn_ok(digits))
 
 
 def _bearer(match: re.Match[str]) -> bool:
@@ -241,6 +253,7 @@ DETECTORS: tuple[Detector, ...] = (
         # _phone_trunk, plain 10): one character before a run for "(", two after for the
         # boundary look-ahead.
         min_digits=9,
+        bare_run=_bare_run_may_match,
         alnum=True,  # a bare run of digits
         window=(1, 2),
     ),
@@ -254,13 +267,27 @@ _DIGIT_VIEW = bytes(48 if 48 <= b <= 57 else 45 if b in b" ().-" else 120 for b 
 _DIGIT_RUN = re.compile(rb"0[0-]{7,}")
 
 
-def digit_runs(text: str, min_digits: int) -> list[tuple[int, int]]:
+def digit_runs(
+    text: str, min_digits: int, bare_run: Callable[[str], bool] | None = None
+) -> list[tuple[int, int]]:
     """The (start, end) of each maximal run of digits and separators `` ().-`` in ``text``,
-    from its first digit, that holds at least ``min_digits`` ASCII digits (in order)."""
+    from its first digit, that holds at least ``min_digits`` ASCII digits (in order); a run
+    of digits alone (separators only after them) only if ``bare_run`` (when given) accepts
+    its digits."""
     view = text.encode("latin-1", "replace").translate(_DIGIT_VIEW)  # one byte per character
     if view.count(b"0") < min_digits:
         return []
-    return [m.span() for m in _DIGIT_RUN.finditer(view) if m.group().count(b"0") >= min_digits]
+    runs = []
+    for m in _DIGIT_RUN.finditer(view):
+        run = m.group()
+        if run.count(b"0") < min_digits:
+            continue
+        if bare_run is not None:
+            digits = run.rstrip(b"-")
+            if b"-" not in digits and not bare_run(text[m.start() : m.start() + len(digits)]):
+                continue
+        runs.append(m.span())
+    return runs
 
 
 KINDS: tuple[str, ...] = tuple(dict.fromkeys(k for d in DETECTORS for k in d.kinds))

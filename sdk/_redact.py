@@ -101,7 +101,7 @@ class Redactor:
                     else:
                         continue
                 if min_digits:
-                    spans = digit_runs(text, min_digits) if len(text) >= min_digits else None
+                    spans = digit_runs(text, min_digits, det.bare_run) if len(text) >= min_digits else None
                     if spans:
                         text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
                 elif anchor is not None:
