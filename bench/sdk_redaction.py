@@ -226,8 +226,10 @@ def redact_alone(rounds: int, before: Any = None) -> dict[str, dict[int, float]]
 
 def load_before(rev: str) -> Any:
     """The ``spyglass`` SDK as of git revision ``rev``, imported as ``spyglass_before``."""
+    import atexit
     import importlib.util
     import io
+    import shutil
     import subprocess
     import tarfile
     import tempfile
@@ -235,6 +237,7 @@ def load_before(rev: str) -> Any:
     root = Path(__file__).resolve().parent.parent
     archive = subprocess.run(["git", "archive", rev, "sdk"], cwd=root, capture_output=True, check=True).stdout
     where = Path(tempfile.mkdtemp(prefix="spyglass-before-"))
+    atexit.register(shutil.rmtree, where, True)  # the copy is needed until the process ends
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(where, filter="data")
     spec = importlib.util.spec_from_file_location(
