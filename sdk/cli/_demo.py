@@ -124,6 +124,21 @@ def _wait_until_up(endpoint: str, timeout: float = 30.0) -> bool:
     return False
 
 
+def _wait_until_stored(endpoint: str, timeout: float = 60.0) -> bool:
+    """The collector acknowledges once data is in its spool, a moment before its store has it:
+    wait until its spool is empty, so the links printed next open at once."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{endpoint}/healthz", timeout=5) as resp:
+                if json.load(resp).get("spool_rows", 0) == 0:
+                    return True
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def _send_feedback(events: list[FeedbackEvent]) -> None:
     for n, e in enumerate(events, 1):
         spyglass.feedback(
@@ -197,6 +212,8 @@ def run(
     _send_feedback(workload.feedback)
     if not spyglass.flush(timeout=120):
         problems.append("the final flush timed out")
+    if not _wait_until_stored(endpoint):
+        problems.append("the collector had not stored everything after 60 s")
     stats = spyglass.sdk_stats()
     problems += [
         f"{name}: {stats[name]}"
