@@ -244,8 +244,8 @@ def main() -> None:
     if args.optimize:
         print("OPTIMIZE TABLE spans FINAL ...", flush=True)
         t0 = time.perf_counter()
-        store.query("OPTIMIZE TABLE spans FINAL")
-        store.query("OPTIMIZE TABLE trace_index FINAL")
+        store.command("OPTIMIZE TABLE spans FINAL")  # a statement: no result set to read as Arrow
+        store.command("OPTIMIZE TABLE trace_index FINAL")
         print(f"  done in {time.perf_counter() - t0:.1f} s", flush=True)
 
     t0 = time.perf_counter()
