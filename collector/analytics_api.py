@@ -23,6 +23,7 @@ from spyglass.analytics.cost import PriceTable
 from spyglass.analytics.trace import iso_ns
 
 from ._time import parse_time_ns
+from .rollup import Rollup
 from .store import Store
 from .store import cohort_sql as sql
 
@@ -145,12 +146,18 @@ ReviewScope = Annotated[Scope, Depends(review_scope)]
 ReviewWindow = Annotated[tuple[int, int], Depends(review_window)]
 
 
-def create_router(store: Store, prices: PriceTable) -> APIRouter:
-    """The analytics routes over ``store``, pricing with ``prices``."""
+def create_router(store: Store, prices: PriceTable, rollup: Rollup | None = None) -> APIRouter:
+    """The analytics routes over ``store``, pricing with ``prices``; ``rollup`` keeps the
+    ``requests`` table they read (refreshed before each read, so it holds every span stored
+    before the request)."""
     router = APIRouter(prefix="/api/analytics")
+    requests = rollup or Rollup(store)
 
     def run(query: str, params: dict[str, Any]) -> pl.DataFrame:
         return pl.from_arrow(store.query(query, params))  # type: ignore[return-value]
+
+    def fresh() -> None:
+        requests.refresh()
 
     def base_params(project: str, since_ns: int, until_ns: int, filters: dict[str, str]) -> dict[str, Any]:
         return {
@@ -177,6 +184,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/cohorts", summary="Cohort scorecard: rates with intervals, latency, cost per task")
     def cohorts(scope: ReviewScope, span: ReviewWindow) -> Response:
+        fresh()
         (since_ns, until_ns), dims = span, scope.dims
         frame = breakdown(
             base_params(scope.project, since_ns, until_ns, scope.filters), dims, scope.min_tasks
@@ -185,6 +193,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/stages", summary="Time per stage and each stage's share of the slowest 5% of requests")
     def stages(scope: ReviewScope, span: ReviewWindow) -> Response:
+        fresh()
         (since_ns, until_ns), dims = span, scope.dims
         params = base_params(scope.project, since_ns, until_ns, scope.filters)
         frame = run(sql.stage_latency(dims, filtered(params)), params)
@@ -195,6 +204,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
     def week_over_week(
         scope: ReviewScope, until: Until = None, days: Annotated[float, Query(gt=0, le=366)] = 7
     ) -> Response:
+        fresh()
         dims, project, filters, min_tasks = scope.dims, scope.project, scope.filters, scope.min_tasks
         until_ns = _time("until", until, time.time_ns())
         span = int(days * DAY_NS)
@@ -219,6 +229,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
         scope: ReviewScope,
         span: ReviewWindow,
     ) -> Response:
+        fresh()
         (since_ns, until_ns), dims, min_tasks = span, scope.dims, scope.min_tasks
         if dimension in dims:
             raise BadParameter(f"query parameter 'by': cannot group by {dimension!r}, the compared dimension")
@@ -246,6 +257,7 @@ def create_router(store: Store, prices: PriceTable) -> APIRouter:
 
     @router.get("/examples", summary="The newest good path, bad path and escalation in a window")
     def examples(filters: CohortFilters, span: ReviewWindow, project: Text = "default") -> Response:
+        fresh()
         since_ns, until_ns = span
         params = base_params(project, since_ns, until_ns, filters)
         frame = run(sql.examples(filtered(params)), params)

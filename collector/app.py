@@ -29,6 +29,7 @@ from .ingest import Busy, Denied, Ingest, Rejected
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Metrics
 from .redaction import redact_third_party_content
+from .rollup import Rollup
 from .settings import Settings
 from .spool import Spool
 from .store import Store, StoreError, queries
@@ -99,12 +100,13 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
         on_write=lambda table, seconds: metrics.store_write_seconds.labels(table).observe(seconds),
     )
     metrics.watch(writer)
+    rollup = Rollup(store)  # the per-request table the review and the trace list read
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         from .grpc_server import serving  # grpcio loads only when the collector runs
 
-        with writer:
+        with writer, rollup.running():
             async with serving(app.state.ingest, settings) as grpc_port:
                 app.state.grpc_port = grpc_port
                 yield
@@ -112,6 +114,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     app = FastAPI(title="Spyglass collector", version="0.1.0", lifespan=lifespan)
     app.state.writer = writer
     app.state.store = store
+    app.state.rollup = rollup
     app.state.settings = settings
     ingest = Ingest(
         settings,
@@ -129,7 +132,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         return _api_error(400, _validation_message(exc))
 
-    app.include_router(create_router(store, prices), dependencies=read_scope)
+    app.include_router(create_router(store, prices, rollup), dependencies=read_scope)
 
     @app.exception_handler(BadParameter)
     async def bad_parameter(request: Request, exc: BadParameter) -> JSONResponse:
@@ -216,6 +219,7 @@ def create_app(store: Store, settings: Settings | None = None, prices: PriceTabl
             "limit": limit + 1,
             "offset": offset,
         }
+        rollup.refresh()
         table = store.query(queries.trace_list(sort), params)
         rows = trace_rows(pl.from_arrow(table), prices)  # type: ignore[arg-type]
         return JSONResponse(

@@ -1,60 +1,45 @@
-"""The cohort review's SQL: one row per request (trace) built in ClickHouse, then grouped by
-cohort. Group keys come only from ``DIMENSIONS`` (a fixed list); every value is a parameter.
+"""The cohort review's SQL: one row per request from the ``requests`` rollup (kept by
+``collector.rollup``, one row per trace, ``rollup_sql``), then grouped by cohort. Group keys
+come only from ``DIMENSIONS`` (a fixed list); every value is a parameter.
 
-A request's cohort fields come from its spans: tenant, workflow, intent and release from any
-span carrying them (the SDK stamps every span); ``prompt`` (name@version), ``model`` (the route:
-provider/model the first model call was meant for, its ``fallback_from`` when it is already a
-fallback) and ``corpus`` (name@version of the first retrieval) from the first span of that kind.
+A request's cohort fields come from its spans (computed by the rollup): tenant, workflow,
+intent and release from any span carrying them (the SDK stamps every span); ``prompt``
+(name@version), ``model`` (the route: provider/model the first model call was meant for, its
+``fallback_from`` when it is already a fallback) and ``corpus`` (name@version of the first
+retrieval) from the first span of that kind. A request is in a window when it starts in it.
 
 A request *fails* when its root span has status ERROR; it *timed out* when any span failed with
 a timeout (an ``error.type`` or status message naming one); it *fell back* when any model call
-is a fallback. Cost is computed per span from the price arrays (``price_params`` in
-``spyglass.analytics.cohorts``), so it matches ``analytics.cost`` exactly and each request has
-its own cost (cost per task gets an interval like any mean).
+is a fallback. Cost is computed per model call from the request's ``call_*`` arrays and the
+price arrays (``price_params`` in ``spyglass.analytics.cohorts``), so it matches
+``analytics.cost`` exactly with the current price table, and each request has its own cost
+(cost per task gets an interval like any mean).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-# Cohort dimension -> (the aggregate over a request's spans, how to format it as text). Pairs
-# are aggregated as tuples and joined once per request, not concatenated on every span row.
-_DIMENSIONS: dict[str, tuple[str, str]] = {
-    "tenant": ("anyIf(tenant, tenant != '')", "{}"),
-    "workflow": ("anyIf(workflow, workflow != '')", "{}"),
-    "intent": ("anyIf(intent, intent != '')", "{}"),
-    "release": ("anyIf(release, release != '')", "{}"),
-    "prompt": (
-        "argMinIf((prompt_name, prompt_version), start_time, kind = 'llm' AND prompt_version != '')",
-        "if({0}.2 = '', '', concat({0}.1, '@', {0}.2))",
-    ),
-    "model": (
-        "argMinIf((provider, if(fallback_from != '', fallback_from, request_model)), start_time, "
-        "kind = 'llm' AND request_model != '')",
-        "if({0}.2 = '', '', concat(if({0}.1 != '', concat({0}.1, '/'), ''), {0}.2))",
-    ),
-    "corpus": (
-        "argMinIf((corpus, corpus_version), start_time, kind = 'retrieval' AND corpus != '')",
-        "if({0}.1 = '', '', concat({0}.1, '@', {0}.2))",
-    ),
-    "day": ("toDate(min(start_time))", "toString({})"),
+# Cohort dimension -> its value per request (a column of ``requests``).
+_DIMENSIONS: dict[str, str] = {
+    "tenant": "tenant",
+    "workflow": "workflow",
+    "intent": "intent",
+    "release": "release",
+    "prompt": "prompt",
+    "model": "model",
+    "corpus": "corpus",
+    "day": "toString(toDate(fromUnixTimestamp64Nano(start_ns, 'UTC')))",
 }
 DIMENSIONS = tuple(_DIMENSIONS)
 """The cohort dimensions a review can group by."""
 FILTERABLE = tuple(d for d in DIMENSIONS if d != "day")
 """The dimensions a review can filter on (an exact value each)."""
-# Re-delivered spans share their start time, hence their daily partition: FINAL need not merge
-# across partitions (several times faster over a month of data).
-_SETTINGS = "SETTINGS do_not_merge_across_partitions_select_final = 1"
 
 
 def _dimension_columns(dims: list[str]) -> str:
-    """``d_<dim>`` for each of ``dims``, computed per request (only those asked for)."""
-    cols = []
-    for d in dims:
-        agg, fmt = _DIMENSIONS[d]
-        cols.append(f"{agg} AS r_{d}, {fmt.format(f'r_{d}')} AS d_{d}")
-    return "".join(f"{c},\n        " for c in cols)
+    """``d_<dim>`` for each of ``dims`` (only those asked for)."""
+    return "".join(f"toString({_DIMENSIONS[d]}) AS d_{d},\n        " for d in dims)
 
 
 def _filters(filtered: list[str]) -> str:
@@ -62,79 +47,73 @@ def _filters(filtered: list[str]) -> str:
     return " AND ".join([f"d_{d} = {{f_{d}:String}}" for d in filtered] or ["1"])
 
 
-_WINDOW = (
-    "start_time BETWEEN fromUnixTimestamp64Nano({since_ns:Int64}, 'UTC') "
-    "AND fromUnixTimestamp64Nano({until_ns:Int64}, 'UTC')"
-)
+# The requests that start in the window, newest version of each (FINAL).
+_REQUESTS = """
+    requests FINAL
+    WHERE project = {project:String} AND start_ns BETWEEN {since_ns:Int64} AND {until_ns:Int64}
+"""
 
-# Cost of one span from the price arrays: c = index of the span's (request, response, provider)
+# Cost of one model call from the price arrays: c = index of its (request, response, provider)
 # combination, p = index of the entry in force at its start in the flat entry arrays (0 = none).
 # Flat constant arrays: indexing an array of arrays per row built an array per row (3x slower).
-_SPAN_COST = """
-    if(kind IN ('llm', 'embedding') AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
-           AND c_idx > 0 AND p_idx > 0,
+_CALL_COST = """
+    if(k IN ('llm', 'embedding') AND (i IS NOT NULL OR o IS NOT NULL) AND c > 0 AND p > 0,
        (
-         (toFloat64(ifNull(input_tokens, 0)) - cached) * {price_in:Array(Float64)}[p_idx]
-         + cached * {price_cached:Array(Float64)}[p_idx]
-         + toFloat64(ifNull(output_tokens, 0)) * {price_out:Array(Float64)}[p_idx]
+         (toFloat64(ifNull(i, 0)) - least(toFloat64(ifNull(ci, 0)), toFloat64(ifNull(i, 0))))
+             * {price_in:Array(Float64)}[p]
+         + least(toFloat64(ifNull(ci, 0)), toFloat64(ifNull(i, 0))) * {price_cached:Array(Float64)}[p]
+         + toFloat64(ifNull(o, 0)) * {price_out:Array(Float64)}[p]
        ) / 1e6,
        NULL)
 """
 
-# Cost per request: only model calls are read and priced (the lookups build small arrays per
-# row, too dear for every span), then joined to the requests by trace ID.
-_COSTS = f"""
-    SELECT trace_id, sum(ifNull(span_cost, 0)) AS t_cost,
-        countIf(span_cost IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL))
-            AS t_unpriced_calls
-    FROM (
-        SELECT trace_id, kind, input_tokens, output_tokens,
-            indexOf({{price_combos:Array(UInt64)}},
-                    cityHash64(request_model, response_model, provider)) AS c_idx,
-            if(c_idx = 0, 0, arrayLastIndex((c, e) -> c = c_idx AND e <= toUnixTimestamp64Nano(start_time),
-                {{price_entry_combo:Array(UInt32)}}, {{price_effective:Array(Int64)}})) AS p_idx,
-            least(toFloat64(ifNull(cached_input_tokens, 0)), toFloat64(ifNull(input_tokens, 0))) AS cached,
-            {_SPAN_COST} AS span_cost
-        FROM spans FINAL
-        WHERE project = {{project:String}} AND {_WINDOW} AND kind IN ('llm', 'embedding')
-    )
-    GROUP BY trace_id
+# Per call: the combination index, then the price entry index, then the cost (or NULL).
+_CALL_COSTS = f"""
+    arrayMap((k, i, o, ci, c, p) -> {_CALL_COST},
+        call_kind, call_input_tokens, call_output_tokens, call_cached_input_tokens, r_combo,
+        arrayMap((c, s) -> if(c = 0, 0, arrayLastIndex((cc, e) -> cc = c AND e <= s,
+                {{price_entry_combo:Array(UInt32)}}, {{price_effective:Array(Int64)}})),
+            r_combo, call_start_ns))
 """
+_COMBO = (
+    "arrayMap((rq, rs, pv) -> indexOf({price_combos:Array(UInt64)}, cityHash64(rq, rs, pv)), "
+    "call_request_model, call_response_model, call_provider)"
+)
 
 
 def _tasks(dims: list[str]) -> str:
-    """One row per request: its cohort values (``dims``) and outcomes."""
+    """One row per request: its cohort values (``dims``), outcomes and cost."""
     return f"""
     SELECT
         trace_id,
         {_dimension_columns(dims)}
-        (max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns))
-            - min(toUnixTimestamp64Nano(start_time))) / 1e6 AS duration_ms,
-        argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed,
-        countIf(status_code = 'error' AND (positionCaseInsensitive(error_type, 'timeout') > 0
-                OR positionCaseInsensitive(status_message, 'timed out') > 0)) > 0 AS timed_out,
-        countIf(is_fallback) > 0 AS fell_back,
-        countIf(kind = 'tool') AS t_tool_calls,
-        countIf(kind = 'tool' AND status_code = 'error') AS t_tool_failures,
-        countIf(kind = 'tool' AND authorization = 'denied') AS t_denied,
-        countIf(kind = 'retrieval') AS t_retrievals,
-        countIf(kind = 'retrieval' AND empty(document_ids)) AS t_empty_retrievals,
-        sum(ifNull(input_tokens, 0) + ifNull(output_tokens, 0)) AS t_tokens
-    FROM spans FINAL
-    WHERE project = {{project:String}} AND {_WINDOW}
-    GROUP BY trace_id
+        duration_ns / 1e6 AS duration_ms,
+        failed, timed_out, fell_back,
+        tool_calls AS t_tool_calls,
+        tool_failures AS t_tool_failures,
+        denied AS t_denied,
+        retrievals AS t_retrievals,
+        empty_retrievals AS t_empty_retrievals,
+        input_tokens + output_tokens AS t_tokens,
+        {_COMBO} AS r_combo,
+        {_CALL_COSTS} AS r_costs,
+        arraySum(x -> ifNull(x, 0), r_costs) AS t_cost,
+        arrayCount((x, i, o) -> x IS NULL AND (i IS NOT NULL OR o IS NOT NULL),
+                   r_costs, call_input_tokens, call_output_tokens) AS t_unpriced_calls
+    FROM {_REQUESTS}
     """
 
 
-PRICE_COMBOS = f"""
-SELECT DISTINCT request_model, response_model, provider,
-    cityHash64(request_model, response_model, provider) AS combo_hash
-FROM spans
-WHERE project = {{project:String}} AND {_WINDOW} AND kind IN ('llm', 'embedding')
+PRICE_COMBOS = """
+SELECT DISTINCT rq AS request_model, rs AS response_model, pv AS provider,
+    cityHash64(rq, rs, pv) AS combo_hash
+FROM requests
+ARRAY JOIN call_request_model AS rq, call_response_model AS rs, call_provider AS pv
+WHERE project = {project:String} AND start_ns BETWEEN {since_ns:Int64} AND {until_ns:Int64}
 """
 """The (request model, response model, provider) combinations to price in a window, each with
 the hash the cost query finds it by (hashing three columns is cheaper than joining them into
-a string on every model span)."""
+a string on every model call)."""
 
 _FEEDBACK = """
     SELECT trace_id,
@@ -217,51 +196,28 @@ SELECT {select_keys}
     sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,
     sum(t_unpriced_calls) AS unpriced_calls
 FROM ({_tasks(needed)}) AS t
-LEFT JOIN ({_COSTS}) AS c ON t.trace_id = c.trace_id
 LEFT JOIN ({_FEEDBACK}) AS f ON t.trace_id = f.trace_id
 WHERE {_filters(list(filtered))}
 {group}
 )
 {order}
-{_SETTINGS}
 """
 
 
-STAGES: dict[str, str] = {
-    "model": "kind IN ('llm', 'embedding')",
-    "retrieval": "kind = 'retrieval'",
-    "rerank": "kind = 'rerank'",
-    "tool": "kind = 'tool'",
-}
-"""Stage -> which spans make it. ``app`` is the rest of the request's wall time."""
-
-_ANY_STAGE = "kind IN ('llm', 'embedding', 'retrieval', 'rerank', 'tool')"
-
-
-def _union_ms(condition: str) -> str:
-    """Wall time (ms) during which at least one span matching ``condition`` was open: the
-    intervals sorted by start, each adding only what extends past the furthest end so far."""
-    return (
-        "arrayFold((acc, x) -> (acc.1 + greatest(toInt64(0), x.2 - greatest(x.1, acc.2)), "
-        "greatest(acc.2, x.2)), "
-        f"arraySort(groupArrayIf((s_ns, e_ns), {condition})), (toInt64(0), toInt64(0))).1 / 1e6"
-    )
+STAGES = ("model", "retrieval", "rerank", "tool")
+"""The stages a request's time is split into (``rollup_sql.STAGES`` says which spans make
+each); ``app`` is the rest of the request's wall time."""
 
 
 def _stage_tasks(dims: list[str]) -> str:
-    stage_cols = ",\n        ".join(f"{_union_ms(cond)} AS st_{name}" for name, cond in STAGES.items())
+    stage_cols = ",\n        ".join(f"st_{name}_ns / 1e6 AS st_{name}" for name in STAGES)
     return f"""
     SELECT
         trace_id,
-        {_dimension_columns(dims)}(max(e_ns) - min(s_ns)) / 1e6 AS duration_ms,
+        {_dimension_columns(dims)}duration_ns / 1e6 AS duration_ms,
         {stage_cols},
-        greatest(0, duration_ms - {_union_ms(_ANY_STAGE)}) AS st_app
-    FROM (
-        SELECT *, toUnixTimestamp64Nano(start_time) AS s_ns, s_ns + toInt64(duration_ns) AS e_ns
-        FROM spans FINAL
-        WHERE project = {{project:String}} AND {_WINDOW}
-    )
-    GROUP BY trace_id
+        greatest(0, duration_ms - st_any_ns / 1e6) AS st_app
+    FROM {_REQUESTS}
     """
 
 
@@ -297,7 +253,6 @@ FROM (
 {group}
 )
 {order}
-{_SETTINGS}
 """
 
 
@@ -313,13 +268,8 @@ FROM (
         multiIf(f.escalated, f.reason, f.negative, 'thumbs down', t.failed, 'the request failed',
                 'thumbs up, no error') AS reason
     FROM (
-        SELECT trace_id,
-            {_dimension_columns(needed)}min(toUnixTimestamp64Nano(start_time)) AS t_start,
-            argMin(name, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_name,
-            argMin(status_code, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) = 'error' AS failed
-        FROM spans FINAL
-        WHERE project = {{project:String}} AND {_WINDOW}
-        GROUP BY trace_id
+        SELECT trace_id, {_dimension_columns(needed)}start_ns AS t_start, name AS t_name, failed
+        FROM {_REQUESTS}
     ) AS t
     INNER JOIN (
         SELECT trace_id,
@@ -336,5 +286,4 @@ FROM (
 WHERE category != ''
 ORDER BY category, start_ns DESC
 LIMIT 1 BY category
-{_SETTINGS}
 """

@@ -65,7 +65,8 @@ LIMIT {limit:UInt32}
 # Lightweight DELETE: rows vanish from every read at once (they are masked, then dropped by
 # merges), and ClickHouse waits for it by default (lightweight_deletes_sync). Deleting a
 # trace touches its spans, its trace_index row (kept by a materialized view, so not deleted
-# with the spans) and its feedback, which may have arrived without any span.
+# with the spans), its requests row (the rollup, collector/rollup.py) and its feedback, which
+# may have arrived without any span.
 
 _TRACE = "project = {project:String} AND trace_id = unhex({trace_id:String})"
 
@@ -78,6 +79,7 @@ SELECT
 
 DELETE_TRACE = (
     f"DELETE FROM feedback WHERE {_TRACE}",
+    f"DELETE FROM requests WHERE {_TRACE}",
     f"DELETE FROM trace_index WHERE {_TRACE}",
     f"DELETE FROM spans WHERE {_TRACE}",
 )
@@ -98,6 +100,7 @@ SELECT
 # interrupted half-way is completed by running it again.
 DELETE_TENANT = (
     f"DELETE FROM feedback WHERE {_OF_TENANT}",
+    f"DELETE FROM requests WHERE {_OF_TENANT}",
     f"DELETE FROM trace_index WHERE {_OF_TENANT}",
     f"DELETE FROM spans WHERE {_OF_TENANT}",
 )
@@ -117,6 +120,7 @@ FEEDBACK_CONTENT_COLUMNS = ("comment", "override")
 SPAN_CLOCK = "ingested_at"
 FEEDBACK_CLOCK = "received_at"
 INDEX_CLOCK = "indexed_at"
+REQUESTS_CLOCK = "last_ingested"  # the newest arrival among the request's spans
 
 APPLIED = "SELECT target, argMax(statement, applied_at) AS statement FROM governance_applied GROUP BY target"
 RECORD_APPLIED = (
@@ -175,7 +179,8 @@ def ttl_statements(
     class, default days) for spans; feedback has one pair of values.
 
     Content columns get a column TTL (the value is emptied when it expires), rows a table TTL
-    (the row is deleted); the trace index keeps a trace for the longest metadata retention.
+    (the row is deleted); the trace index and the requests rollup keep a trace for the longest
+    metadata retention.
     """
     content_sql, content_params = days_by_class(*content, "c")
     meta_sql, meta_params = days_by_class(*metadata, "m")
@@ -188,6 +193,13 @@ def ttl_statements(
         Statement(
             "trace_index",
             alter("trace_index", f"MODIFY TTL {expires(INDEX_CLOCK, '{days:UInt16}')}"),
+            {"days": longest},
+        )
+    )
+    out.append(
+        Statement(
+            "requests",
+            alter("requests", f"MODIFY TTL {expires(REQUESTS_CLOCK, '{days:UInt16}')}"),
             {"days": longest},
         )
     )

@@ -287,60 +287,34 @@ ORDER BY timestamp DESC, event_id
 
 # --- Trace list -----------------------------------------------------------------------------
 
-# Recent traces, newest first, one row per trace from the spans that started in the window.
-# Aggregates get names unlike any column (ClickHouse lets an alias shadow a column in the
-# same SELECT); the outermost SELECT renames them. ``llm_calls`` carries what pricing needs.
+# Recent traces, newest first, one row per trace from the ``requests`` rollup (kept by
+# ``collector.rollup``; the caller refreshes it first): the traces that start in the window.
+# A filter matches when any span of the trace carries the value (the rollup's ``any_*``).
+# ``llm_calls`` carries what pricing needs, built only for the page's rows.
 _TRACE_LIST = """
 SELECT
-    lower(hex(trace_id)) AS trace_id, t_start_ns AS start_ns, t_end_ns AS end_ns, t_name AS name,
-    t_service AS service, t_tenant AS tenant, t_workflow AS workflow, t_intent AS intent,
-    t_release AS release, t_models AS models, t_spans AS span_count, t_errors AS error_count,
-    t_input_tokens AS input_tokens, t_output_tokens AS output_tokens, t_llm_calls AS llm_calls,
+    lower(hex(trace_id)) AS trace_id, start_ns, start_ns + duration_ns AS end_ns, name,
+    service, tenant, workflow, intent, release, models, span_count, error_count,
+    input_tokens, output_tokens,
+    arrayZip(call_kind, call_request_model, call_response_model, call_input_tokens,
+             call_output_tokens, call_cached_input_tokens,
+             arrayMap(x -> fromUnixTimestamp64Nano(x, 'UTC'), call_start_ns)) AS llm_calls,
     t_feedback AS feedback_count, t_negative AS negative_feedback, t_escalated AS escalated
 FROM (
     SELECT t.*, f.t_feedback, f.t_negative, f.t_escalated
     FROM (
-        SELECT
-            trace_id,
-            min(toUnixTimestamp64Nano(start_time)) AS t_start_ns,
-            max(toUnixTimestamp64Nano(start_time) + toInt64(duration_ns)) AS t_end_ns,
-            argMin(name, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_name,
-            argMin(service, (reinterpretAsUInt64(parent_span_id) != 0, start_time)) AS t_service,
-            anyIf(tenant, tenant != '') AS t_tenant,
-            anyIf(workflow, workflow != '') AS t_workflow,
-            anyIf(intent, intent != '') AS t_intent,
-            anyIf(release, release != '') AS t_release,
-            arraySort(groupUniqArrayIf(
-                if(response_model != '', response_model, request_model),
-                request_model != '' OR response_model != ''
-            )) AS t_models,
-            count() AS t_spans,
-            countIf(status_code = 'error') AS t_errors,
-            sum(ifNull(input_tokens, 0)) AS t_input_tokens,
-            sum(ifNull(output_tokens, 0)) AS t_output_tokens,
-            groupArrayIf(
-                (kind, request_model, response_model, input_tokens, output_tokens,
-                 cached_input_tokens, start_time),
-                kind IN ('llm', 'embedding')
-            ) AS t_llm_calls
-        FROM spans FINAL
-        WHERE project = {project:String} AND start_time __WINDOW__
-        GROUP BY trace_id
-        HAVING ({tenant:String} = '' OR countIf(tenant = {tenant:String}) > 0)
-           AND ({workflow:String} = '' OR countIf(workflow = {workflow:String}) > 0)
-           AND ({intent:String} = '' OR countIf(intent = {intent:String}) > 0)
-           AND ({prompt:String} = ''
-                OR countIf(concat(prompt_name, '@', prompt_version) = {prompt:String}) > 0)
-           AND ({release:String} = '' OR countIf(release = {release:String}) > 0)
-           AND ({model:String} = ''
-                OR countIf(request_model = {model:String} OR response_model = {model:String}
-                           OR (provider != '' AND {model:String} IN (concat(provider, '/', request_model),
-                                                                    concat(provider, '/', fallback_from))))
-                   > 0)
-           AND ({corpus:String} = ''
-                OR countIf(concat(corpus, '@', corpus_version) = {corpus:String}) > 0)
-           AND (NOT {errors_only:Bool} OR t_errors > 0)
-           AND t_end_ns - t_start_ns >= {min_duration_ns:Int64}
+        SELECT *
+        FROM requests FINAL
+        WHERE project = {project:String} AND start_ns __WINDOW__
+          AND ({tenant:String} = '' OR has(any_tenant, {tenant:String}))
+          AND ({workflow:String} = '' OR has(any_workflow, {workflow:String}))
+          AND ({intent:String} = '' OR has(any_intent, {intent:String}))
+          AND ({prompt:String} = '' OR has(any_prompt, {prompt:String}))
+          AND ({release:String} = '' OR has(any_release, {release:String}))
+          AND ({model:String} = '' OR has(any_model, {model:String}))
+          AND ({corpus:String} = '' OR has(any_corpus, {corpus:String}))
+          AND (NOT {errors_only:Bool} OR error_count > 0)
+          AND duration_ns >= {min_duration_ns:Int64}
     ) AS t
     LEFT JOIN (
         SELECT trace_id, count() AS t_feedback, countIf(thumbs = 'down') > 0 AS t_negative,
@@ -354,12 +328,13 @@ FROM (
     LIMIT {limit:UInt32} OFFSET {offset:UInt32}
 )
 ORDER BY __ORDER_OUTER__
-__FINAL__
 """
 
+_TRACE_WINDOW = "BETWEEN {since_ns:Int64} AND {until_ns:Int64}"
+
 _TRACE_ORDER = {
-    "newest": ("t.t_start_ns DESC, t.trace_id", "start_ns DESC, trace_id"),
-    "slowest": ("t.t_end_ns - t.t_start_ns DESC, t.trace_id", "end_ns - start_ns DESC, trace_id"),
+    "newest": ("t.start_ns DESC, t.trace_id", "start_ns DESC, trace_id"),
+    "slowest": ("t.duration_ns DESC, t.trace_id", "end_ns - start_ns DESC, trace_id"),
 }
 
 
@@ -367,8 +342,7 @@ def trace_list(sort: str = "newest") -> str:
     """The traces page's query, ordered ``newest`` first or ``slowest`` first."""
     inner, outer = _TRACE_ORDER[sort]
     return (
-        _TRACE_LIST.replace("__WINDOW__", _WINDOW)
-        .replace("__FINAL__", _FINAL_SETTINGS)
+        _TRACE_LIST.replace("__WINDOW__", _TRACE_WINDOW)
         .replace("__ORDER_INNER__", inner)
         .replace("__ORDER_OUTER__", outer)
     )
