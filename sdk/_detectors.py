@@ -62,6 +62,10 @@ class Detector:
     bare_run: Callable[[str], bool] | None = None
     """With ``min_digits``: a run of digits with no separator inside is searched only if
     this says a match the detector accepts can lie in it (given the run's digits)."""
+    multiline: bool = False
+    """A match can hold a line break. Every other detector's matches, look-arounds and
+    ``accept`` stay within one line, except ``_phone_plain``'s look back (``LOOKBACK``), so
+    the redactor may redact a long text line block by line block (see ``_redact.py``)."""
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -85,6 +89,10 @@ def _card(match: re.Match[str]) -> bool:
     return 13 <= len(digits) <= 19 and digits[0] in "23456" and luhn_ok(digits)
 
 
+LOOKBACK = 24
+"""How far before a bare 10-11 digit number ``_phone_plain`` looks for a phone word: the only
+detector that reads text outside its match (beyond a one-character look-behind)."""
+
 _PHONE_WORDS = re.compile(
     r"\b(?:phone|telephone|tel|call|mobile|cell|sms|text|whatsapp|fax)\b", re.IGNORECASE
 )
@@ -105,7 +113,7 @@ def _phone_trunk(match: re.Match[str]) -> bool:
 def _phone_plain(match: re.Match[str]) -> bool:
     # A bare run of 10-11 digits is as likely an order number or a Unix time: only with a
     # phone word just before it ("call 4155552671", "tel: 07700900123").
-    before = match.string[max(0, match.start() - 24) : match.start()]
+    before = match.string[max(0, match.start() - LOOKBACK) : match.start()]
     before = re.split(r"\d", before)[-1]  # only the words since the previous number
     return _PHONE_WORDS.search(before) is not None
 
@@ -155,6 +163,7 @@ DETECTORS: tuple[Detector, ...] = (
             re.DOTALL,
         ),
         ("-----BEGIN",),
+        multiline=True,
     ),
     Detector(
         "jwt",
@@ -222,6 +231,7 @@ DETECTORS: tuple[Detector, ...] = (
         caseless=True,
         accept=_bearer,
         keep_group=2,
+        multiline=True,  # "Bearer" and its token may be a line apart (\s)
     ),
     Detector(
         "email",
@@ -264,7 +274,17 @@ DETECTORS: tuple[Detector, ...] = (
 # a literal "0" then skips to the next digit in C, where a pattern starting with a character
 # class would be tried at every position.
 _DIGIT_VIEW = bytes(48 if 48 <= b <= 57 else 45 if b in b" ().-" else 120 for b in range(256))
-_DIGIT_RUN = re.compile(rb"0[0-]{7,}")
+_DIGIT_RUNS: dict[int, re.Pattern[bytes]] = {}
+
+
+def _digit_run_pattern(min_digits: int) -> re.Pattern[bytes]:
+    # A maximal run holding at least min_digits digits, from its first digit: the engine finds
+    # only the runs that qualify (a date or a version is skipped in C, not counted in Python).
+    # A start inside a run that fails holds fewer digits still, so fails too.
+    pattern = _DIGIT_RUNS.get(min_digits)
+    if pattern is None:
+        pattern = _DIGIT_RUNS[min_digits] = re.compile(rb"0(?:-*0){%d,}-*" % (min_digits - 1))
+    return pattern
 
 
 def digit_runs(
@@ -278,11 +298,9 @@ def digit_runs(
     if view.count(b"0") < min_digits:
         return []
     runs = []
-    for m in _DIGIT_RUN.finditer(view):
-        run = m.group()
-        if run.count(b"0") < min_digits:
-            continue
+    for m in _digit_run_pattern(max(1, min_digits)).finditer(view):
         if bare_run is not None:
+            run = m.group()
             digits = run.rstrip(b"-")
             if b"-" not in digits and not bare_run(text[m.start() : m.start() + len(digits)]):
                 continue

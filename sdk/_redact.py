@@ -15,11 +15,12 @@ content only when content capture is on, and on feedback text always (see ``_fee
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from ._detectors import DETECTORS, KINDS, Detector, digit_runs
+from ._detectors import DETECTORS, KINDS, LOOKBACK, Detector, digit_runs
 from ._guard import log_rate_limited, report_internal_error
 
 PLACEHOLDER = "[REDACTED:{}]"
@@ -27,6 +28,14 @@ ERROR = "error"
 COUNT_PREFIX = "spyglass.redaction."
 _SHORTEST = 6  # no built-in detector matches fewer characters (a@b.co)
 _PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
+_CACHE_MIN = 64  # shorter strings cost less to scan than to hash and look up
+_CACHE_MAX = 16384  # longer ones are not kept (nor are blocks longer than this)
+_CACHE_ENTRIES = 512  # at most 512 x 16 K characters held, in practice far less
+_BLOCK_MIN = 512  # text from this length with line breaks is scanned block by block
+_BLOCK_LINES = 256  # of lines of at least this many characters together
+# A bare number (10+ digits in a row) this close to a block's start might see a phone word on
+# the line before it (``_phone_plain``): such a block cannot be scanned apart from that line.
+_EARLY_NUMBER = re.compile(f".{{0,{LOOKBACK + 7}}}?[0-9]{{10}}", re.DOTALL)
 
 
 # A detector with its prefilter fields unpacked: (detector, gate, triggers, caseless,
@@ -55,7 +64,7 @@ class Redactor:
 
     BUILTIN: tuple[str, ...] = KINDS
 
-    __slots__ = ("_alnum_plan", "_custom", "_detectors", "_kinds", "_plan")
+    __slots__ = ("_alnum_plan", "_cache", "_custom", "_detectors", "_kinds", "_plan")
 
     def __init__(
         self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
@@ -79,36 +88,17 @@ class Redactor:
             (d, d.gate, d.triggers, d.caseless, d.min_digits, d.anchor) for d in self._detectors
         )
         self._alnum_plan = tuple(step for step in self._plan if step[0].alnum)
+        self._cache = _ScanCache()
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """``text`` with every finding replaced, and the number replaced of each kind."""
-        counts: dict[str, int] = {}
-        if len(text) < _SHORTEST:
-            plan: tuple[_Step, ...] = ()
-        else:
-            plan = self._alnum_plan if text.isalnum() else self._plan
-        if not plan and not self._custom:
-            return text, counts
         try:
-            for det, gate, triggers, caseless, min_digits, anchor in plan:
-                if gate and gate not in text:
-                    continue
-                if triggers:
-                    haystack = text.lower() if caseless else text  # one caseless detector
-                    for trigger in triggers:  # a loop, not any(): this runs per string
-                        if trigger in haystack:
-                            break
-                    else:
-                        continue
-                if min_digits:
-                    spans = digit_runs(text, min_digits, det.bare_run) if len(text) >= min_digits else None
-                    if spans:
-                        text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
-                elif anchor is not None:
-                    spans = [m.span() for m in anchor.finditer(text)]
-                    text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
-                else:
-                    text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
+            if len(text) < _CACHE_MIN:
+                text, counts, _ = self._scan(text)
+            elif len(text) < _BLOCK_MIN or "\n" not in text:
+                text, counts = self._scan_cached(text)
+            else:
+                text, counts = self._scan_blocks(text)
         except Exception:
             # Only an SDK bug gets here (the patterns are ours); still never export the raw text.
             report_internal_error("redaction")
@@ -133,6 +123,77 @@ class Redactor:
                 _add(counts, added or {"custom": 1})
             text = result
         return text, counts
+
+    def _scan(self, text: str) -> tuple[str, dict[str, int], bool]:
+        """The built-in detectors over ``text``: (result, counts, whether a detector whose
+        match can span lines was tried). A pure function of ``text`` for this Redactor."""
+        counts: dict[str, int] = {}
+        multiline = False
+        if len(text) < _SHORTEST:
+            return text, counts, multiline
+        plan = self._alnum_plan if text.isalnum() else self._plan
+        for det, gate, triggers, caseless, min_digits, anchor in plan:
+            if gate and gate not in text:
+                continue
+            if triggers:
+                haystack = text.lower() if caseless else text  # one caseless detector
+                for trigger in triggers:  # a loop, not any(): this runs per string
+                    if trigger in haystack:
+                        break
+                else:
+                    continue
+            if det.multiline:
+                multiline = True
+            if min_digits:
+                spans = digit_runs(text, min_digits, det.bare_run) if len(text) >= min_digits else None
+                if spans:
+                    text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
+            elif anchor is not None:
+                spans = [m.span() for m in anchor.finditer(text)]
+                text = _sub_near_spans(det, text, spans, _replacer(det, self._kinds, counts))
+            else:
+                text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
+        return text, counts, multiline
+
+    def _scan_cached(self, text: str) -> tuple[str, dict[str, int]]:
+        # Repeated content (a system prompt, a template, the same answer) is scanned once.
+        hit = self._cache.get(text)
+        if hit is None:
+            out, counts, multiline = self._scan(text)
+            self._cache.put(text, (out, tuple(counts.items()), multiline))
+            return out, counts
+        return hit[0], dict(hit[1])
+
+    def _scan_blocks(self, text: str) -> tuple[str, dict[str, int]]:
+        """``_scan(text)``, block of lines by block of lines, each block through the cache: a
+        prompt that repeats its context (instructions, retrieved passages) around a new
+        question rescans only the question.
+
+        Exactly what one scan finds, because a match never holds a line break and the
+        detectors' look-arounds see a line break as they see the text's edge, except: a
+        detector whose match can span lines (then the whole text is scanned), and the
+        phone-word look back of ``LOOKBACK`` characters before a bare number (then, if a
+        block kept a bare number that close to its start, the whole text is scanned)."""
+        blocks = _blocks(text)
+        if len(blocks) == 1:
+            return self._scan_cached(text)
+        cache = self._cache
+        pieces: list[str] = []
+        counts: dict[str, int] = {}
+        for i, block in enumerate(blocks):
+            hit = cache.get(block)
+            if hit is None:
+                out, found, multiline = self._scan(block)
+                hit = (out, tuple(found.items()), multiline)
+                cache.put(block, hit)
+            out = hit[0]
+            if hit[2] or (i and _EARLY_NUMBER.match(out) is not None):
+                out, counts, _ = self._scan(text)
+                return out, counts
+            pieces.append(out)
+            for kind, n in hit[1]:
+                counts[kind] = counts.get(kind, 0) + n
+        return "\n".join(pieces), counts
 
     def __call__(self, text: str) -> str:
         """``text`` redacted (counts discarded): usable wherever a ``str -> str`` is expected."""
@@ -168,6 +229,48 @@ class Redactor:
             return value
         _add(counts, found)
         return text
+
+
+def _blocks(text: str) -> list[str]:
+    """``text`` cut at line breaks into blocks of whole lines, each at least ``_BLOCK_LINES``
+    characters long but the last: the same paragraph makes the same block wherever it is."""
+    lines = text.split("\n")
+    blocks: list[str] = []
+    start = size = 0
+    for i, line in enumerate(lines):
+        size += len(line) + 1
+        if size > _BLOCK_LINES:
+            blocks.append("\n".join(lines[start : i + 1]))
+            start, size = i + 1, 0
+    if start < len(lines):
+        blocks.append("\n".join(lines[start:]))
+    return blocks
+
+
+class _ScanCache:
+    """What the built-in detectors made of a string, for the last ``_CACHE_ENTRIES`` strings
+    (first in, first out). Keyed by the string itself: only an equal string gets a result."""
+
+    __slots__ = ("_entries", "_lock")
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[str, tuple[tuple[str, int], ...], bool]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> tuple[str, tuple[tuple[str, int], ...], bool] | None:
+        return self._entries.get(text)
+
+    def put(self, text: str, result: tuple[str, tuple[tuple[str, int], ...], bool]) -> None:
+        if len(text) > _CACHE_MAX:
+            return
+        with self._lock:
+            entries = self._entries
+            if len(entries) >= _CACHE_ENTRIES:
+                del entries[next(iter(entries))]
+            entries[text] = result
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 def _add(counts: dict[str, int], found: Mapping[str, int]) -> None:
