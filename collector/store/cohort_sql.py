@@ -71,9 +71,9 @@ _CALL_COST = """
 _CALL_COSTS = f"""
     arrayMap((k, i, o, ci, c, p) -> {_CALL_COST},
         call_kind, call_input_tokens, call_output_tokens, call_cached_input_tokens, r_combo,
-        arrayMap((c, s) -> if(c = 0, 0, arrayLastIndex((cc, e) -> cc = c AND e <= s,
+        arrayMap((c, s) -> if(c = 0, 0, arrayLastIndex((cc, e) -> cc = c AND e <= start_ns + s,
                 {{price_entry_combo:Array(UInt32)}}, {{price_effective:Array(Int64)}})),
-            r_combo, call_start_ns))
+            r_combo, call_offset_ns))
 """
 _COMBO = (
     "arrayMap((rq, rs, pv) -> indexOf({price_combos:Array(UInt64)}, cityHash64(rq, rs, pv)), "
@@ -210,13 +210,13 @@ each); ``app`` is the rest of the request's wall time."""
 
 
 def _stage_tasks(dims: list[str]) -> str:
-    stage_cols = ",\n        ".join(f"st_{name}_ns / 1e6 AS st_{name}" for name in STAGES)
+    stage_cols = ",\n        ".join(f"st_{name}_us / 1e3 AS st_{name}" for name in STAGES)
     return f"""
     SELECT
         trace_id,
         {_dimension_columns(dims)}duration_ns / 1e6 AS duration_ms,
         {stage_cols},
-        greatest(0, duration_ms - st_any_ns / 1e6) AS st_app
+        greatest(0, duration_ms - st_any_us / 1e3) AS st_app
     FROM {_REQUESTS}
     """
 

@@ -289,7 +289,8 @@ ORDER BY timestamp DESC, event_id
 
 # Recent traces, newest first, one row per trace from the ``requests`` rollup (kept by
 # ``collector.rollup``; the caller refreshes it first): the traces that start in the window.
-# A filter matches when any span of the trace carries the value (the rollup's ``any_*``).
+# A filter matches when any span of the trace carries the value: the request's own value or
+# one of the others its spans carry (the rollup's ``any_*``).
 # ``llm_calls`` carries what pricing needs, built only for the page's rows.
 _TRACE_LIST = """
 SELECT
@@ -298,7 +299,7 @@ SELECT
     input_tokens, output_tokens,
     arrayZip(call_kind, call_request_model, call_response_model, call_input_tokens,
              call_output_tokens, call_cached_input_tokens,
-             arrayMap(x -> fromUnixTimestamp64Nano(x, 'UTC'), call_start_ns)) AS llm_calls,
+             arrayMap(x -> fromUnixTimestamp64Nano(start_ns + x, 'UTC'), call_offset_ns)) AS llm_calls,
     t_feedback AS feedback_count, t_negative AS negative_feedback, t_escalated AS escalated
 FROM (
     SELECT t.*, f.t_feedback, f.t_negative, f.t_escalated
@@ -306,13 +307,13 @@ FROM (
         SELECT *
         FROM requests FINAL
         WHERE project = {project:String} AND start_ns __WINDOW__
-          AND ({tenant:String} = '' OR has(any_tenant, {tenant:String}))
-          AND ({workflow:String} = '' OR has(any_workflow, {workflow:String}))
-          AND ({intent:String} = '' OR has(any_intent, {intent:String}))
-          AND ({prompt:String} = '' OR has(any_prompt, {prompt:String}))
-          AND ({release:String} = '' OR has(any_release, {release:String}))
+          AND ({tenant:String} = '' OR tenant = {tenant:String} OR has(any_tenant, {tenant:String}))
+          AND ({workflow:String} = '' OR workflow = {workflow:String} OR has(any_workflow, {workflow:String}))
+          AND ({intent:String} = '' OR intent = {intent:String} OR has(any_intent, {intent:String}))
+          AND ({prompt:String} = '' OR prompt = {prompt:String} OR has(any_prompt, {prompt:String}))
+          AND ({release:String} = '' OR release = {release:String} OR has(any_release, {release:String}))
           AND ({model:String} = '' OR has(any_model, {model:String}))
-          AND ({corpus:String} = '' OR has(any_corpus, {corpus:String}))
+          AND ({corpus:String} = '' OR corpus = {corpus:String} OR has(any_corpus, {corpus:String}))
           AND (NOT {errors_only:Bool} OR error_count > 0)
           AND duration_ns >= {min_duration_ns:Int64}
     ) AS t

@@ -57,13 +57,13 @@ STAGES: dict[str, str] = {
 """Stage -> which spans make it (``any``: every stage; the rest of the request is ``app``)."""
 
 
-def _union_ns(condition: str) -> str:
-    """Wall time (ns) during which at least one span matching ``condition`` was open: the
+def _union_us(condition: str) -> str:
+    """Wall time (µs, rounded) during which at least one span matching ``condition`` was open: the
     intervals sorted by start, each adding only what extends past the furthest end so far."""
     return (
         "arrayFold((acc, x) -> (acc.1 + greatest(toInt64(0), x.2 - greatest(x.1, acc.2)), "
         "greatest(acc.2, x.2)), "
-        f"arraySort(groupArrayIf((s_ns, e_ns), {condition})), (toInt64(0), toInt64(0))).1"
+        f"arraySort(groupArrayIf((s_ns, e_ns), {condition})), (toInt64(0), toInt64(0))).1 / 1000"
     )
 
 
@@ -95,18 +95,18 @@ _COLUMNS: dict[str, str] = {
     "empty_retrievals": "countIf(kind = 'retrieval' AND empty(document_ids))",
     "input_tokens": "sum(ifNull(input_tokens, 0))",
     "output_tokens": "sum(ifNull(output_tokens, 0))",
-    **{f"st_{name}_ns": _union_ns(cond) for name, cond in STAGES.items()},
+    **{f"st_{name}_us": f"toUInt32(round({_union_us(cond)}))" for name, cond in STAGES.items()},
     "models": (
         "arraySort(groupUniqArrayIf(if(response_model != '', response_model, request_model), "
         "request_model != '' OR response_model != ''))"
     ),
-    "any_tenant": "groupUniqArrayIf(tenant, tenant != '')",
-    "any_workflow": "groupUniqArrayIf(workflow, workflow != '')",
-    "any_intent": "groupUniqArrayIf(intent, intent != '')",
-    "any_release": "groupUniqArrayIf(release, release != '')",
+    "any_tenant": "arrayFilter(x -> x != c_tenant, groupUniqArrayIf(tenant, tenant != ''))",
+    "any_workflow": "arrayFilter(x -> x != c_workflow, groupUniqArrayIf(workflow, workflow != ''))",
+    "any_intent": "arrayFilter(x -> x != c_intent, groupUniqArrayIf(intent, intent != ''))",
+    "any_release": "arrayFilter(x -> x != c_release, groupUniqArrayIf(release, release != ''))",
     "any_prompt": (
-        "groupUniqArrayIf(concat(prompt_name, '@', prompt_version), "
-        "prompt_name != '' OR prompt_version != '')"
+        "arrayFilter(x -> x != c_prompt, groupUniqArrayIf(concat(prompt_name, '@', prompt_version), "
+        "prompt_name != '' OR prompt_version != ''))"
     ),
     # What the trace list's model filter matches: a span's request or response model, or
     # provider/request model and provider/fallback-from when it names a provider (not a bare
@@ -118,17 +118,18 @@ _COLUMNS: dict[str, str] = {
         "request_model != '' OR response_model != '' OR provider != '')"
     ),
     "any_corpus": (
-        "groupUniqArrayIf(concat(corpus, '@', corpus_version), corpus != '' OR corpus_version != '')"
+        "arrayFilter(x -> x != c_corpus, "
+        "groupUniqArrayIf(concat(corpus, '@', corpus_version), corpus != '' OR corpus_version != ''))"
     ),
     "call_kind": "arrayMap(c -> c.2, r_calls)",
     "call_request_model": "arrayMap(c -> c.3, r_calls)",
     "call_response_model": "arrayMap(c -> c.4, r_calls)",
     "call_provider": "arrayMap(c -> c.5, r_calls)",
-    "call_start_ns": "arrayMap(c -> c.1, r_calls)",
+    "call_offset_ns": "arrayMap(c -> c.1 - c_start_ns, r_calls)",
     "call_input_tokens": "arrayMap(c -> c.6, r_calls)",
     "call_output_tokens": "arrayMap(c -> c.7, r_calls)",
     "call_cached_input_tokens": "arrayMap(c -> c.8, r_calls)",
-    "last_ingested": "max(ingested_at)",
+    "last_ingested": "toDateTime(max(ingested_at))",
     "refreshed_at": "fromUnixTimestamp64Milli({now_ms:Int64}, 'UTC')",
 }
 REQUEST_COLUMNS = tuple(_COLUMNS)
