@@ -295,8 +295,8 @@ def digit_runs(
     of digits alone (separators only after them) only if ``bare_run`` (when given) accepts
     its digits."""
     view = text.encode("latin-1", "replace").translate(_DIGIT_VIEW)  # one byte per character
-    if view.count(b"0") < min_digits:
-        return []
+    if view.count(b"0") < min_digits or b"0" * min_digits not in view.translate(None, b"-"):
+        return []  # (with the separators taken out, a qualifying run is min_digits "0"s in a row)
     runs = []
     for m in _digit_run_pattern(max(1, min_digits)).finditer(view):
         if bare_run is not None:

@@ -233,17 +233,14 @@ class Redactor:
 
 def _blocks(text: str) -> list[str]:
     """``text`` cut at line breaks into blocks of whole lines, each at least ``_BLOCK_LINES``
-    characters long but the last: the same paragraph makes the same block wherever it is."""
-    lines = text.split("\n")
+    characters long but the last (the line break between two blocks is in neither): the same
+    context after the same cut makes the same block wherever it sits in the text."""
     blocks: list[str] = []
-    start = size = 0
-    for i, line in enumerate(lines):
-        size += len(line) + 1
-        if size > _BLOCK_LINES:
-            blocks.append("\n".join(lines[start : i + 1]))
-            start, size = i + 1, 0
-    if start < len(lines):
-        blocks.append("\n".join(lines[start:]))
+    start = 0
+    while (cut := text.find("\n", start + _BLOCK_LINES)) >= 0:
+        blocks.append(text[start:cut])
+        start = cut + 1
+    blocks.append(text[start:])
     return blocks
 
 

@@ -37,17 +37,24 @@ def _guarded(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+# One encoder for every call: json.dumps with any non-default argument builds a new one.
+_JSON = json.JSONEncoder(default=str, ensure_ascii=False)
+_quote = json.encoder.encode_basestring  # what _JSON writes for a str (ensure_ascii off)
+
+
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    return json.dumps(value, default=str, ensure_ascii=False)
+    return _JSON.encode(value)
 
 
 def _messages(value: Any, role: str) -> str:
     """Content as a GenAI-convention message list (a plain string becomes one text message)."""
     if isinstance(value, str):
-        value = [{"role": role, "parts": [{"type": "text", "content": value}]}]
-    return _text(value)
+        # The bytes _JSON.encode([{"role": role, "parts": [{"type": "text", "content": value}]}])
+        # writes (a test checks), without building and walking the list for one string.
+        return f'[{{"role": {_quote(role)}, "parts": [{{"type": "text", "content": {_quote(value)}}}]}}]'
+    return _JSON.encode(value)
 
 
 class SpanHandle:
@@ -111,18 +118,25 @@ class SpanHandle:
         if state.capture_content:
             self._set_content(self._output_key, self._format_output, value)
 
-    @_guarded
     def _set_content(self, key: str, fmt: Callable[[Any], str], value: Any) -> None:
         # Redact the strings inside the value before serializing, so JSON stays valid; the
         # counts add up over every content value set on this span.
-        if not self._span.is_recording():
-            return  # nothing would be kept: skip the redaction's cost
-        scrubbed, counts = _redact.active.scrub(value)
-        self._span.set_attribute(key, fmt(scrubbed))
-        if counts:
-            current = getattr(self._span, "attributes", None) or {}
-            attrs = _redact.count_attributes(counts)
-            self._span.set_attributes({k: n + int(current.get(k, 0)) for k, n in attrs.items()})
+        try:  # the guard inline (as _guarded does): this runs for every content value
+            span = self._span
+            if not span.is_recording():
+                return  # nothing would be kept: skip the redaction's cost
+            redactor = _redact.active
+            if type(value) is str:
+                scrubbed, counts = redactor.redact(value)
+            else:
+                scrubbed, counts = redactor.scrub(value)
+            span.set_attribute(key, fmt(scrubbed))
+            if counts:
+                current = getattr(span, "attributes", None) or {}
+                attrs = _redact.count_attributes(counts)
+                span.set_attributes({k: n + int(current.get(k, 0)) for k, n in attrs.items()})
+        except Exception:
+            report_internal_error("SpanHandle._set_content")
 
 
 class LLMSpan(SpanHandle):

@@ -115,3 +115,18 @@ def test_capture_setting_restored_after_block() -> None:
     with capture_spans() as spans, spyglass.span("s") as s:
         s.set_input("SECRET-IN-5")
     assert A.INPUT not in spans.all()[0].attributes
+
+
+def test_message_json_is_what_json_dumps_writes() -> None:
+    # A plain string's message list is written without building the list (the SDK's hot path).
+    from spyglass._spans import _messages, _text
+
+    odd = ["plain", 'quote " and \\ backslash', "tab\t nl\n cr\r nul\x00 bell\x07", "héllo 日本 ✓ 🙂"]
+    odd += ["\ud800", ""]
+    for text in odd:
+        for role in ("user", "assistant"):
+            expected = [{"role": role, "parts": [{"type": "text", "content": text}]}]
+            assert _messages(text, role) == json.dumps(expected, default=str, ensure_ascii=False)
+    value = {"q": "héllo", "n": [1, 2.5, None, True], "when": object}
+    assert _text(value) == json.dumps(value, default=str, ensure_ascii=False)
+    assert _messages([{"role": "system", "content": "x"}], "user") == '[{"role": "system", "content": "x"}]'
