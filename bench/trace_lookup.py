@@ -3,6 +3,8 @@
   a  queries.TRACE_SPANS + analytics.trace.hex_ids   binary IDs, hex-encoded in Python (the API)
   b  queries.TRACE_SPANS_HEX_IN_SQL                  the previous query: IDs hex-encoded in SQL
   n  queries.TRACE_SPANS_NO_INDEX (--no-index)       sort key only, no trace_index window
+  api  GET /api/traces/{id} (--api)                  the route in process (TestClient, no socket):
+                                                     both queries, build_trace, JSON
 
 All run through ``Store.query(sql, {"project": ..., "trace_id": hex})`` for the same
 random existing trace IDs, interleaved (a then b, b then a on the next ID). Warm: after 10
@@ -22,7 +24,9 @@ p90_ms, p99_ms, mean_ms, wrong}}, "cold": {...}, "ratio_p50_b_over_a", "ratio_p9
 "bytes_per_span", "trace_index_bytes_per_span", "bulk_load_rows_per_s"}.
 
 Usage: .venv/bin/python bench/trace_lookup.py [--spans 2000000] [--days 30] [--lookups 150]
-       [--cold 40] [--no-index] [--optimize] [--regen]     --spans 10000000 for the large run
+       [--cold 40] [--no-index] [--api] [--optimize] [--regen] [--data-dir DIR]
+       --spans 10000000 for the large run; --data-dir on a copy (cp -a) of a cache another
+       process holds open, and always for --optimize runs you want to keep apart
 """
 
 from __future__ import annotations
@@ -195,11 +199,23 @@ def main() -> None:
         help="wait up to this many seconds for background merges to finish before measuring",
     )
     ap.add_argument("--regen", action="store_true", help="rebuild the cached store")
+    ap.add_argument(
+        "--data-dir",
+        default="",
+        help="the store's directory (default bench/.data/lookup-N; its marker is DIR.json): chDB lets "
+        "one process open a directory, so a copy lets this run beside another user of the cache",
+    )
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument(
         "--alternatives",
         action="store_true",
         help="also time two candidate rewrites of TRACE_SPANS (c, d; defined in this script)",
+    )
+    ap.add_argument(
+        "--api",
+        action="store_true",
+        help="also time GET /api/traces/{id} end to end in process (create_app + TestClient: spans "
+        "and feedback queries, build_trace, JSON), interleaved with the queries",
     )
     ap.add_argument("--no-index", action="store_true", help="also time TRACE_SPANS_NO_INDEX (slow at 10M)")
     ap.add_argument("--cold", type=int, default=40, help="cold lookups (other IDs, caches dropped)")
@@ -216,8 +232,8 @@ def main() -> None:
 
     data = BENCH / ".data"
     data.mkdir(parents=True, exist_ok=True)
-    path = data / f"lookup-{args.spans}"
-    marker = data / f"lookup-{args.spans}.json"
+    path = Path(args.data_dir).resolve() if args.data_dir else data / f"lookup-{args.spans}"
+    marker = path.parent / f"{path.name}.json"
     cfg = {"days": args.days, "batch": args.batch, "seed": args.seed}
     cached = None
     if marker.exists() and path.exists() and not args.regen:
@@ -283,22 +299,37 @@ def main() -> None:
     sample = {"project": PROJECT, "trace_id": ids[0]}
     for k, sql in cases.items():
         print(f"EXPLAIN indexes=1, {names[k]}:\n      {explain(store, sql, sample)}")
+    run = {k: (lambda params, sql=sql: lookup(store, sql, params)) for k, sql in cases.items()}
+    if args.api:
+        from fastapi.testclient import TestClient
+
+        from spyglass.collector.app import create_app
+
+        api = TestClient(create_app(store))  # no lifespan: no writer, the route reads the store
+
+        def through_api(params: dict) -> pl.DataFrame:
+            resp = api.get(f"/api/traces/{params['trace_id']}", params={"project": PROJECT})
+            body = resp.json()
+            n = _workload.SPANS_PER_TRACE if resp.status_code == 200 else 0
+            return pl.DataFrame({"trace_id": [body.get("trace_id")] * max(n, 1)}).head(n)
+
+        run["api"], names["api"] = through_api, "api GET /api/traces/{id} (in process)"
 
     for tid in ids[:10]:  # warm-up (marks, caches)
-        for sql in cases.values():
-            lookup(store, sql, {"project": PROJECT, "trace_id": tid})
+        for f in run.values():
+            f({"project": PROJECT, "trace_id": tid})
 
-    lat: dict[str, list[float]] = {k: [] for k in cases}
+    lat: dict[str, list[float]] = {k: [] for k in run}
     ratio: list[float] = []
-    wrong: dict[str, int] = {k: 0 for k in cases}
+    wrong: dict[str, int] = {k: 0 for k in run}
     t_start = time.perf_counter()
     for i, tid in enumerate(ids):
         params = {"project": PROJECT, "trace_id": tid}
-        order = list(cases) if i % 2 == 0 else list(cases)[::-1]
+        order = list(run) if i % 2 == 0 else list(run)[::-1]
         got = {}
         for k in order:
             t0 = time.perf_counter()
-            frame = lookup(store, cases[k], params)
+            frame = run[k](params)
             got[k] = (time.perf_counter() - t0) * 1000
             if frame.height != _workload.SPANS_PER_TRACE or frame["trace_id"][0] != tid:
                 wrong[k] += 1
@@ -351,7 +382,7 @@ def main() -> None:
     )
     print(f"{'query':50} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'wrong':>6}")
     print("-" * 94)
-    for k in cases:
+    for k in run:
         v = lat[k]
         print(
             f"{names[k]:50} {pct(v, 0.5):8.2f} {pct(v, 0.9):8.2f} {pct(v, 0.99):8.2f} "
