@@ -77,11 +77,13 @@ SELECT
     (SELECT count() FROM trace_index WHERE {_TRACE}) AS index_rows
 """
 
+# The requests row goes last: a rollup refresh (collector/rollup.py) running meanwhile finds
+# the trace in trace_index and its spans until they are gone, and would write the row again.
 DELETE_TRACE = (
     f"DELETE FROM feedback WHERE {_TRACE}",
-    f"DELETE FROM requests WHERE {_TRACE}",
     f"DELETE FROM trace_index WHERE {_TRACE}",
     f"DELETE FROM spans WHERE {_TRACE}",
+    f"DELETE FROM requests WHERE {_TRACE}",
 )
 
 # A tenant's data is every trace with at least one span of the tenant: child spans from other
@@ -96,13 +98,17 @@ SELECT
     (SELECT uniqExact(trace_id) FROM spans WHERE {_OF_TENANT}) AS traces
 """
 
-# Spans go last: the other two statements find the tenant's traces through them, so a deletion
-# interrupted half-way is completed by running it again.
+# Spans go after feedback and the index: those find the tenant's traces through them, so a
+# deletion interrupted half-way is completed by running it again. The requests rows go last (as
+# for one trace), found by their own record of every tenant their spans carried.
+_TENANT_REQUESTS = (
+    "project = {project:String} AND (tenant = {tenant:String} OR has(any_tenant, {tenant:String}))"
+)
 DELETE_TENANT = (
     f"DELETE FROM feedback WHERE {_OF_TENANT}",
-    f"DELETE FROM requests WHERE {_OF_TENANT}",
     f"DELETE FROM trace_index WHERE {_OF_TENANT}",
     f"DELETE FROM spans WHERE {_OF_TENANT}",
+    f"DELETE FROM requests WHERE {_TENANT_REQUESTS}",
 )
 
 # --- Retention (TTL) -------------------------------------------------------------------------
