@@ -274,17 +274,7 @@ DETECTORS: tuple[Detector, ...] = (
 # a literal "0" then skips to the next digit in C, where a pattern starting with a character
 # class would be tried at every position.
 _DIGIT_VIEW = bytes(48 if 48 <= b <= 57 else 45 if b in b" ().-" else 120 for b in range(256))
-_DIGIT_RUNS: dict[int, re.Pattern[bytes]] = {}
-
-
-def _digit_run_pattern(min_digits: int) -> re.Pattern[bytes]:
-    # A maximal run holding at least min_digits digits, from its first digit: the engine finds
-    # only the runs that qualify (a date or a version is skipped in C, not counted in Python).
-    # A start inside a run that fails holds fewer digits still, so fails too.
-    pattern = _DIGIT_RUNS.get(min_digits)
-    if pattern is None:
-        pattern = _DIGIT_RUNS[min_digits] = re.compile(rb"0(?:-*0){%d,}-*" % (min_digits - 1))
-    return pattern
+_DIGIT_RUN = re.compile(rb"0[0-]{7,}")
 
 
 def digit_runs(
@@ -298,9 +288,11 @@ def digit_runs(
     if view.count(b"0") < min_digits or b"0" * min_digits not in view.translate(None, b"-"):
         return []  # (with the separators taken out, a qualifying run is min_digits "0"s in a row)
     runs = []
-    for m in _digit_run_pattern(max(1, min_digits)).finditer(view):
+    for m in _DIGIT_RUN.finditer(view):
+        run = m.group()
+        if run.count(b"0") < min_digits:
+            continue
         if bare_run is not None:
-            run = m.group()
             digits = run.rstrip(b"-")
             if b"-" not in digits and not bare_run(text[m.start() : m.start() + len(digits)]):
                 continue

@@ -28,9 +28,10 @@ ERROR = "error"
 COUNT_PREFIX = "spyglass.redaction."
 _SHORTEST = 6  # no built-in detector matches fewer characters (a@b.co)
 _PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
-_CACHE_MIN = 64  # shorter strings cost less to scan than to hash and look up
+_CACHE_MIN = 64  # shorter strings have a cache of their own: they must not evict long ones
 _CACHE_MAX = 16384  # longer ones are not kept (nor are blocks longer than this)
 _CACHE_ENTRIES = 512  # at most 512 x 16 K characters held, in practice far less
+_SHORT_ENTRIES = 2048  # of 6-63 characters
 _BLOCK_MIN = 512  # text from this length with line breaks is scanned block by block
 _BLOCK_LINES = 256  # of lines of at least this many characters together
 # A bare number (10+ digits in a row) this close to a block's start might see a phone word on
@@ -64,7 +65,7 @@ class Redactor:
 
     BUILTIN: tuple[str, ...] = KINDS
 
-    __slots__ = ("_alnum_plan", "_cache", "_custom", "_detectors", "_kinds", "_plan")
+    __slots__ = ("_alnum_plan", "_cache", "_custom", "_detectors", "_kinds", "_plan", "_short")
 
     def __init__(
         self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
@@ -88,15 +89,19 @@ class Redactor:
             (d, d.gate, d.triggers, d.caseless, d.min_digits, d.anchor) for d in self._detectors
         )
         self._alnum_plan = tuple(step for step in self._plan if step[0].alnum)
-        self._cache = _ScanCache()
+        self._cache = _ScanCache(_CACHE_ENTRIES)  # strings and blocks of _CACHE_MIN+ characters
+        self._short = _ScanCache(_SHORT_ENTRIES)  # shorter ones: keys, roles, short values
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """``text`` with every finding replaced, and the number replaced of each kind."""
         try:
-            if len(text) < _CACHE_MIN:
-                text, counts, _ = self._scan(text)
-            elif len(text) < _BLOCK_MIN or "\n" not in text:
-                text, counts = self._scan_cached(text)
+            size = len(text)
+            if size < _SHORTEST:
+                counts: dict[str, int] = {}
+            elif size < _CACHE_MIN:
+                text, counts = self._scan_cached(text, self._short)
+            elif size < _BLOCK_MIN or "\n" not in text:
+                text, counts = self._scan_cached(text, self._cache)
             else:
                 text, counts = self._scan_blocks(text)
         except Exception:
@@ -155,14 +160,15 @@ class Redactor:
                 text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
         return text, counts, multiline
 
-    def _scan_cached(self, text: str) -> tuple[str, dict[str, int]]:
-        # Repeated content (a system prompt, a template, the same answer) is scanned once.
-        hit = self._cache.get(text)
+    def _scan_cached(self, text: str, cache: _ScanCache) -> tuple[str, dict[str, int]]:
+        # Repeated content (a system prompt, a template, the same answer, a tool's argument
+        # names) is scanned once.
+        hit = cache.get(text)
         if hit is None:
             out, counts, multiline = self._scan(text)
-            self._cache.put(text, (out, tuple(counts.items()), multiline))
+            cache.put(text, (out, tuple(counts.items()), multiline))
             return out, counts
-        return hit[0], dict(hit[1])
+        return hit[0], dict(hit[1]) if hit[1] else {}
 
     def _scan_blocks(self, text: str) -> tuple[str, dict[str, int]]:
         """``_scan(text)``, block of lines by block of lines, each block through the cache: a
@@ -176,7 +182,7 @@ class Redactor:
         block kept a bare number that close to its start, the whole text is scanned)."""
         blocks = _blocks(text)
         if len(blocks) == 1:
-            return self._scan_cached(text)
+            return self._scan_cached(text, self._cache)
         cache = self._cache
         pieces: list[str] = []
         counts: dict[str, int] = {}
@@ -245,14 +251,15 @@ def _blocks(text: str) -> list[str]:
 
 
 class _ScanCache:
-    """What the built-in detectors made of a string, for the last ``_CACHE_ENTRIES`` strings
-    (first in, first out). Keyed by the string itself: only an equal string gets a result."""
+    """What the built-in detectors made of a string, for the last ``size`` strings (first in,
+    first out). Keyed by the string itself: only an equal string gets a result."""
 
-    __slots__ = ("_entries", "_lock")
+    __slots__ = ("_entries", "_lock", "_size")
 
-    def __init__(self) -> None:
+    def __init__(self, size: int) -> None:
         self._entries: dict[str, tuple[str, tuple[tuple[str, int], ...], bool]] = {}
         self._lock = threading.Lock()
+        self._size = size
 
     def get(self, text: str) -> tuple[str, tuple[tuple[str, int], ...], bool] | None:
         return self._entries.get(text)
@@ -262,7 +269,7 @@ class _ScanCache:
             return
         with self._lock:
             entries = self._entries
-            if len(entries) >= _CACHE_ENTRIES:
+            if len(entries) >= self._size:
                 del entries[next(iter(entries))]
             entries[text] = result
 

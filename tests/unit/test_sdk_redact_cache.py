@@ -124,6 +124,18 @@ def test_the_cache_is_bounded() -> None:
     assert redactor._cache.get(huge.replace("\n", " ")) is None  # too long to keep
 
 
+def test_short_strings_never_evict_long_ones() -> None:
+    # Tool arguments and message keys are short and many: they have a cache of their own.
+    redactor = spyglass.Redactor()
+    redactor.redact(PASSAGE)
+    for i in range(_redact._SHORT_ENTRIES + 100):
+        expected = (f"id {i} of mail [REDACTED:email]", {"email": 1})
+        assert redactor.redact(f"id {i} of mail a{i}@b.co") == expected
+    assert len(redactor._short) == _redact._SHORT_ENTRIES
+    assert redactor._cache.get(PASSAGE) is not None
+    assert redactor.redact("id 7 of mail a7@b.co") == ("id 7 of mail [REDACTED:email]", {"email": 1})
+
+
 def test_custom_redactors_run_on_every_call_even_for_cached_text() -> None:
     seen: list[str] = []
 
