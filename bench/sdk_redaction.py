@@ -73,6 +73,7 @@ PROSE = (
     "replacement, or refund the purchase price if you prefer. "
 ) * 5
 SYSTEM = "You are a support assistant for Acme. Answer briefly and cite the policy."
+N_DISTINCT = 4096  # distinct inputs per case, cycled: more than the redactor's caches hold
 TOOL_ARGS = {"order_id": "1234567812345678", "reason": "arrived broken", "amount": 89.99, "notify": True}
 TOOL_RESULT = {"status": "refund_created", "refund_id": "rf_7Hq2", "eta_days": 7}
 TOOL_START = {
@@ -276,6 +277,110 @@ def compare(rev: str, rounds: int) -> None:
     print(json.dumps({"redact_before_now_us": figures, "before": rev}))
 
 
+def off_thread(iterations: int, rounds: int) -> dict[str, dict[str, float]]:
+    """Experiment (not the SDK's design): redaction moved from the application's thread to the
+    export thread. Three providers, each making the sync capture-on call of
+    ``sdk_overhead.py`` on prompts never seen before (``unseen_prompts``):
+
+    - bare: a bare OpenTelemetry span, BatchSpanProcessor.
+    - host: Spyglass as it is (redaction in the decorated call).
+    - deferred: Spyglass with a redactor that has no detectors on the application's thread,
+      and an exporter that runs the built-in detectors over both content attributes in the
+      export thread: the cost a "redact at export" design would have, its bookkeeping aside.
+
+    Per side, chunks of ``iterations`` calls (more than one export batch, so the export thread
+    runs during the calls as it would under load), then a flush. ``host_us``: the calls'
+    wall time per call (the application's thread). ``cpu_us``: process CPU time per call over
+    the calls and the flush (every thread: what the two cores pay)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from sdk_overhead import DiscardExporter, unseen_prompts
+
+    from spyglass import _redact
+    from spyglass._processors import BoundedExportProcessor, CohortProcessor
+
+    full, nothing = _redact.active, spyglass.Redactor(detectors=())
+    scanner = spyglass.Redactor()
+
+    class RedactingExporter(DiscardExporter):
+        def export(self, spans: Any) -> Any:
+            for span in spans:
+                attrs = span.attributes or {}
+                for key in (A.GEN_AI_INPUT_MESSAGES, A.GEN_AI_OUTPUT_MESSAGES):
+                    if key in attrs:
+                        scanner._scan(attrs[key])  # no cache: every prompt is new
+            return super().export(spans)
+
+    def provider(exporter: Any, ours: bool) -> Any:
+        tp = TracerProvider()
+        if ours:
+            tp.add_span_processor(CohortProcessor())
+            tp.add_span_processor(BoundedExportProcessor(exporter, max_queue_size=65536))
+        else:
+            tp.add_span_processor(BatchSpanProcessor(exporter, max_queue_size=65536))
+        return tp
+
+    bare_tp, host_tp, deferred_tp = (
+        provider(DiscardExporter(), False),
+        provider(DiscardExporter(), True),
+        provider(RedactingExporter(), True),
+    )
+    texts = unseen_prompts()
+    bare_tracer = bare_tp.get_tracer("bench")
+
+    @spyglass.llm(**LLM_KW)  # type: ignore[arg-type]
+    def ours(prompt: str, answer: str) -> None:
+        call = spyglass.current_span()
+        call.set_attribute(A.RETRIEVAL_DOCUMENT_IDS, DOC_IDS)
+        call.set_usage(input_tokens=120, output_tokens=30)
+        call.set_input(prompt)
+        call.set_output(answer)
+
+    def bare(prompt: str, answer: str) -> None:
+        with bare_tracer.start_as_current_span(SPAN_NAME, attributes=START_ATTRS) as span:
+            span.set_attribute(A.RETRIEVAL_DOCUMENT_IDS, DOC_IDS)
+            span.set_attributes(TOKENS)
+            span.set_attribute(A.GEN_AI_INPUT_MESSAGES, messages(prompt, "user"))
+            span.set_attribute(A.GEN_AI_OUTPUT_MESSAGES, messages(ANSWER, "assistant"))
+
+    sides = {
+        "bare": (bare_tp, bare, full),
+        "host": (host_tp, ours, full),
+        "deferred": (deferred_tp, ours, nothing),
+    }
+    per: dict[str, dict[str, list[float]]] = {side: {"host_us": [], "cpu_us": []} for side in sides}
+    saved = state.tracer, state.capture_content, _redact.active
+    start = 0
+    try:
+        state.capture_content = True
+        with spyglass.cohort(**COHORT):
+            for r in range(rounds + 1):  # round 0 warms up
+                order = list(sides.items())
+                for side, (tp, fn, redactor) in order[r % 3 :] + order[: r % 3]:
+                    state.tracer, _redact.active = tp.get_tracer("spyglass"), redactor
+                    gc.collect()
+                    c0, t0 = time.process_time_ns(), time.perf_counter_ns()
+                    for k in range(start, start + iterations):
+                        fn(texts[k % len(texts)], ANSWER)
+                    t1 = time.perf_counter_ns()
+                    tp.force_flush()
+                    c1 = time.process_time_ns()
+                    if r:
+                        per[side]["host_us"].append((t1 - t0) / iterations / 1000)
+                        per[side]["cpu_us"].append((c1 - c0) / iterations / 1000)
+                start += iterations
+    finally:
+        state.tracer, state.capture_content, _redact.active = saved
+        for tp in (bare_tp, host_tp, deferred_tp):
+            tp.shutdown()
+    med = statistics.median
+    out = {side: {k: round(med(v), 2) for k, v in f.items()} for side, f in per.items()}
+    for side in ("host", "deferred"):
+        out[side]["host_ratio"] = round(out[side]["host_us"] / out["bare"]["host_us"], 3)
+        out[side]["cpu_ratio"] = round(out[side]["cpu_us"] / out["bare"]["cpu_us"], 3)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--iterations", type=int, default=2000, help="calls per side per case per round")
@@ -284,9 +389,27 @@ def main() -> None:
     ap.add_argument(
         "--before", metavar="REV", help="only compare Redactor.redact with the SDK at this git revision"
     )
+    ap.add_argument(
+        "--off-thread",
+        action="store_true",
+        help="only the experiment: redaction in the export thread instead of the call (see off_thread)",
+    )
     args = ap.parse_args()
     if args.before:
         compare(args.before, args.rounds)
+        return
+    if args.off_thread:
+        print(
+            "Experiment: redaction in the call vs in the export thread; sync capture-on call, unseen prompts"
+        )
+        figures = off_thread(args.iterations, args.rounds)
+        print(f"{'side':10} {'host µs':>8} {'cpu µs':>8} {'host ratio':>11} {'cpu ratio':>10}")
+        for side, f in figures.items():
+            print(
+                f"{side:10} {f['host_us']:8.2f} {f['cpu_us']:8.2f} "
+                f"{f.get('host_ratio', 1.0):10.2f}x {f.get('cpu_ratio', 1.0):9.2f}x"
+            )
+        print(json.dumps({"off_thread": figures}))
         return
     os.environ.pop("SPYGLASS_RAISE_INTERNAL_ERRORS", None)
     print("Spyglass SDK with content capture on (redaction running) vs a bare OpenTelemetry span")
@@ -299,7 +422,7 @@ def main() -> None:
     state.tracer = ours.get_tracer("spyglass")
     saved = state.capture_content
     with spyglass.cohort(**COHORT):
-        cases = make_cases(bare.get_tracer("bench"), 1024)
+        cases = make_cases(bare.get_tracer("bench"), N_DISTINCT)
         check_spans(ours, bare, cases)
         for loop_bare, loop_ours in cases.values():
             loop_bare(200)
