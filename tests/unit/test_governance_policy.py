@@ -96,6 +96,7 @@ def test_ttl_statements_bind_every_value_as_a_parameter() -> None:
         "spans.input",
         "spans.output",
         "trace_index",
+        "requests",
         "feedback",
         "feedback.comment",
         "feedback.override",
@@ -128,6 +129,11 @@ def test_ttl_statements_bind_every_value_as_a_parameter() -> None:
     }
     # The trace index outlives every span of the trace: the longest metadata retention.
     assert statements["trace_index"].params == {"days": 365}
+    # So does its requests row (the rollup), counted from its spans' newest arrival.
+    assert statements["requests"].sql == (
+        "ALTER TABLE requests MODIFY TTL toDateTime(last_ingested) + toIntervalDay({days:UInt16})"
+    )
+    assert statements["requests"].params == {"days": 365}
     assert statements["feedback.comment"].params == {"days": 90}
     assert statements["feedback"].params == {"days": 365}
 
