@@ -207,9 +207,7 @@ DETECTORS: tuple[Detector, ...] = (
         ("_live_", "_test_"),
         gate="_",
     ),
-    Detector(
-        "aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("AKIA", "ASIA"), gate="I", alnum=True
-    ),
+    Detector("aws_access_key", re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), ("IA",), gate="I", alnum=True),
     Detector(
         "github_token",
         re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),

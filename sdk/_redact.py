@@ -85,8 +85,12 @@ class Redactor:
         self._kinds = frozenset(chosen)
         self._detectors = tuple(d for d in DETECTORS if self._kinds.intersection(d.kinds))
         # The detectors' prefilter fields unpacked once: this loop runs for every string.
+        # Equal trigger tuples made one object: a detector with the same triggers as the one
+        # before it (database_url, url_password) reuses that test instead of searching again.
+        same: dict[tuple[str, ...], tuple[str, ...]] = {}
         self._plan = tuple(
-            (d, d.gate, d.triggers, d.caseless, d.min_digits, d.anchor) for d in self._detectors
+            (d, d.gate, same.setdefault(d.triggers, d.triggers), d.caseless, d.min_digits, d.anchor)
+            for d in self._detectors
         )
         self._alnum_plan = tuple(step for step in self._plan if step[0].alnum)
         self._cache = _ScanCache(_CACHE_ENTRIES)  # strings and blocks of _CACHE_MIN+ characters
@@ -137,15 +141,20 @@ class Redactor:
         if len(text) < _SHORTEST:
             return text, counts, multiline
         plan = self._alnum_plan if text.isalnum() else self._plan
+        tested: tuple[str, ...] = ()  # the triggers tested last, and whether one was found
+        found = False
         for det, gate, triggers, caseless, min_digits, anchor in plan:
             if gate and gate not in text:
                 continue
             if triggers:
-                haystack = text.lower() if caseless else text  # one caseless detector
-                for trigger in triggers:  # a loop, not any(): this runs per string
-                    if trigger in haystack:
-                        break
-                else:
+                if triggers is not tested:
+                    tested, found = triggers, False
+                    haystack = text.lower() if caseless else text  # one caseless detector
+                    for trigger in triggers:  # a loop, not any(): this runs per string
+                        if trigger in haystack:
+                            found = True
+                            break
+                if not found:
                     continue
             if det.multiline:
                 multiline = True
