@@ -10,6 +10,13 @@ string becomes ``[REDACTED:error]`` (counted as ``error``), never the raw value.
 
 The active redactor is process-wide (``spyglass.init(redactor=...)``); it runs on span
 content only when content capture is on, and on feedback text always (see ``_feedback.py``).
+
+What the built-in detectors make of a string depends on that string alone, so a ``Redactor``
+keeps the result for the last 512 strings (and 2048 short ones) and redacts long text with
+line breaks block of lines by block of lines through that cache: a prompt that repeats its
+instructions and retrieved passages around a new question rescans only the question. The
+cache lives in the process's memory like the content itself; custom redactors run on every
+call, on the whole text.
 """
 
 from __future__ import annotations
