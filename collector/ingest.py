@@ -10,10 +10,12 @@ as durable as the sink makes it, so the transport may answer success.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol, TypeVar
 
+import anyio
 import pyarrow as pa
 from fastapi.concurrency import run_in_threadpool
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
@@ -107,6 +109,13 @@ class Ingest:
         self.transforms = list(transforms)
         self.authorize: Authorize = _no_keys
         """Replaced by the API-key check when keys are on; transports call it first."""
+        # Decoding and normalizing is Python holding the GIL: more threads than this add no
+        # throughput to one process, they only delay everything else it does (bench/README.md).
+        self._decoders = anyio.CapacityLimiter(max(1, settings.decode_threads))
+
+    async def _decode(self, fn: Callable[..., T], *args: object) -> T:
+        """Run ``fn(*args)`` on one of the ``decode_threads`` decoding threads."""
+        return await anyio.to_thread.run_sync(functools.partial(fn, *args), limiter=self._decoders)
 
     def project_for(self, authorization: str | None, signal: str = "spans") -> str | None:
         """The project an ingest call with this ``Authorization`` header writes into (None: the
@@ -138,16 +147,14 @@ class Ingest:
 
     async def spans(self, request: ExportTraceServiceRequest, *, project: str | None = None) -> Normalized:
         """Normalize an already parsed export request (gRPC) and hand it off durably."""
-        result = await self._guard("spans", run_in_threadpool(self._prepare, request, project))
+        result = await self._guard("spans", self._decode(self._prepare, request, project))
         return await self._accepted(result)
 
     async def spans_from_body(
         self, body: bytes, media: str, encoding: str | None, *, project: str | None = None
     ) -> Normalized:
         """An OTLP/HTTP body (protobuf or JSON, maybe gzip) -> normalized, handed off durably."""
-        result = await self._guard(
-            "spans", run_in_threadpool(self._decode_body, body, media, encoding, project)
-        )
+        result = await self._guard("spans", self._decode(self._decode_body, body, media, encoding, project))
         return await self._accepted(result)
 
     async def _accepted(self, result: Normalized) -> Normalized:
@@ -161,7 +168,7 @@ class Ingest:
     async def feedback(self, body: bytes, *, project: str | None = None) -> pa.Table:
         """A feedback body (JSON) -> rows, handed off durably; all or nothing."""
         table = await self._guard(
-            "feedback", run_in_threadpool(feedback_codec.decode, body, self.settings.default_project, project)
+            "feedback", self._decode(feedback_codec.decode, body, self.settings.default_project, project)
         )
         await self._submit("feedback", self._feedback, table)
         self.metrics.received.labels("feedback").inc(table.num_rows)

@@ -21,6 +21,14 @@ def store_dsn(settings: Settings) -> str:
     return settings.store or embedded_dsn(settings.data_dir)
 
 
+# How often Python hands the GIL between threads (default 5 ms). Under ingest load the decoding
+# thread holds it most of the time, and every other thread (the event loop answering requests,
+# the spool's fsync thread, the store writer, trace lookups) waits up to a whole interval each
+# time it needs it back: 1 ms gave more spans/s, fresher data and 1.3-3x faster lookups under
+# load (bench/README.md, "Ingest under load"). Set per process, so only for a serving collector.
+_GIL_SWITCH_INTERVAL_S = 0.001
+
+
 def serve(settings: Settings) -> None:
     """Open the store (``settings.store``, else embedded in ``settings.data_dir``), migrate it and
     serve until interrupted; with ``settings.workers`` > 1, that many worker processes."""
@@ -37,6 +45,8 @@ def serve(settings: Settings) -> None:
         address = parse_dsn(dsn)
         if settings.workers < 1:
             raise InvalidDsn(f"SPYGLASS_WORKERS={settings.workers}: give 1 or more")
+        if settings.decode_threads < 1:
+            raise InvalidDsn(f"SPYGLASS_DECODE_THREADS={settings.decode_threads}: give 1 or more")
         if settings.workers > 1 and address.embedded:
             raise InvalidDsn(
                 f"{settings.workers} workers need a ClickHouse server store (the embedded store "
@@ -69,6 +79,7 @@ def serve(settings: Settings) -> None:
         return
     from .app import create_app
 
+    sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
     try:
         uvicorn.run(create_app(store, settings), host=settings.host, port=settings.port, log_level="warning")
     finally:
@@ -82,4 +93,5 @@ def worker_app() -> object:
     from .store import open_store
 
     settings = Settings(**json.loads(os.environ[_WORKER_SETTINGS_ENV]))
+    sys.setswitchinterval(_GIL_SWITCH_INTERVAL_S)
     return create_app(open_store(store_dsn(settings), cluster=settings.cluster), settings)

@@ -29,6 +29,10 @@ class Settings:
     needs a server store: the embedded store belongs to one process."""
     max_body_bytes: int = 16 * 1024 * 1024
     """Largest request body accepted, after decompression; larger gets 413 (``SPYGLASS_MAX_BODY_BYTES``)."""
+    decode_threads: int = 1
+    """Threads decoding and normalizing exports (``SPYGLASS_DECODE_THREADS``). Decoding is Python
+    holding the GIL, so one process gains no throughput from more; they only slow its other
+    work (HTTP, the spool, the store writer, queries). Scale out with ``workers`` instead."""
     batch_max_rows: int = 20_000
     """Most spans written in one INSERT (``SPYGLASS_BATCH_MAX_ROWS``)."""
     batch_max_delay: float = 0.1
