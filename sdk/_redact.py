@@ -39,6 +39,7 @@ _CACHE_MIN = 64  # shorter strings have a cache of their own: they must not evic
 _CACHE_MAX = 16384  # longer ones are not kept (nor are blocks longer than this)
 _CACHE_ENTRIES = 512  # at most 512 x 16 K characters held, in practice far less
 _SHORT_ENTRIES = 2048  # of 6-63 characters
+_SIGHTINGS = 4096  # blocks remembered (by hash) as seen once
 _BLOCK_MIN = 512  # text from this length with line breaks is scanned block by block
 _BLOCK_LINES = 256  # of lines of at least this many characters together
 # A bare number (10+ digits in a row) this close to a block's start might see a phone word on
@@ -72,7 +73,7 @@ class Redactor:
 
     BUILTIN: tuple[str, ...] = KINDS
 
-    __slots__ = ("_alnum_plan", "_cache", "_custom", "_detectors", "_kinds", "_plan", "_short")
+    __slots__ = ("_alnum_plan", "_cache", "_custom", "_detectors", "_kinds", "_plan", "_short", "_sightings")
 
     def __init__(
         self, custom: Sequence[Callable[[str], str]] = (), *, detectors: Iterable[str] | None = None
@@ -102,6 +103,7 @@ class Redactor:
         self._alnum_plan = tuple(step for step in self._plan if step[0].alnum)
         self._cache = _ScanCache(_CACHE_ENTRIES)  # strings and blocks of _CACHE_MIN+ characters
         self._short = _ScanCache(_SHORT_ENTRIES)  # shorter ones: keys, roles, short values
+        self._sightings = _Sightings(_SIGHTINGS)
 
     def redact(self, text: str) -> tuple[str, dict[str, int]]:
         """``text`` with every finding replaced, and the number replaced of each kind."""
@@ -187,33 +189,51 @@ class Redactor:
         return hit[0], dict(hit[1]) if hit[1] else {}
 
     def _scan_blocks(self, text: str) -> tuple[str, dict[str, int]]:
-        """``_scan(text)``, block of lines by block of lines, each block through the cache: a
-        prompt that repeats its context (instructions, retrieved passages) around a new
-        question rescans only the question.
+        """``_scan(text)``, block of lines by block of lines through the cache: a prompt that
+        repeats its context (instructions, retrieved passages) around a new question rescans
+        only the question. A block is cached from its second sighting on; blocks never seen
+        before are scanned together (text never seen at all: one scan of the whole, as
+        without a cache).
 
         Exactly what one scan finds, because a match never holds a line break and the
         detectors' look-arounds see a line break as they see the text's edge, except: a
         detector whose match can span lines (then the whole text is scanned), and the
         phone-word look back of ``LOOKBACK`` characters before a bare number (then, if a
-        block kept a bare number that close to its start, the whole text is scanned)."""
+        piece kept a bare number that close to its start, the whole text is scanned)."""
         blocks = _blocks(text)
         if len(blocks) == 1:
             return self._scan_cached(text, self._cache)
-        cache = self._cache
-        pieces: list[str] = []
-        counts: dict[str, int] = {}
-        for i, block in enumerate(blocks):
+        cache, sightings = self._cache, self._sightings
+        known: list[_Result | None] = []  # per block: its result, or None: new, scan it with its neighbours
+        for block in blocks:
             hit = cache.get(block)
-            if hit is None:
+            if hit is None and sightings.seen_again(block):
                 out, found, multiline = self._scan(block)
                 hit = (out, tuple(found.items()), multiline)
                 cache.put(block, hit)
-            out = hit[0]
-            if hit[2] or (i and _EARLY_NUMBER.match(out) is not None):
+            known.append(hit)
+        if not any(known):
+            whole, found, _ = self._scan(text)
+            return whole, found
+        pieces: list[str] = []
+        counts: dict[str, int] = {}
+        new: list[str] = []
+        for i, (block, result) in enumerate(zip(blocks, known, strict=True)):
+            if result is None:
+                new.append(block)
+                if i + 1 < len(blocks) and known[i + 1] is None:
+                    continue
+                out, found, multiline = self._scan("\n".join(new))
+                result = (out, tuple(found.items()), multiline)
+                first, new = i + 1 == len(new), []
+            else:
+                first = i == 0
+            out = result[0]
+            if result[2] or (not first and _EARLY_NUMBER.match(out) is not None):
                 out, counts, _ = self._scan(text)
                 return out, counts
             pieces.append(out)
-            for kind, n in hit[1]:
+            for kind, n in result[1]:
                 counts[kind] = counts.get(kind, 0) + n
         return "\n".join(pieces), counts
 
@@ -266,6 +286,33 @@ def _blocks(text: str) -> list[str]:
     return blocks
 
 
+_Result = tuple[str, tuple[tuple[str, int], ...], bool]
+"""What ``Redactor._scan`` made of a string: (result, counts, a multiline detector tried)."""
+
+
+class _Sightings:
+    """The hashes of the last ``size`` blocks scanned: a block is cached when seen again, so
+    text seen once costs no more than a scan (hash collisions only cache a block early)."""
+
+    __slots__ = ("_hashes", "_lock", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._hashes: dict[int, None] = {}
+        self._lock = threading.Lock()
+        self._size = size
+
+    def seen_again(self, block: str) -> bool:
+        key = hash(block)
+        if key in self._hashes:
+            return True
+        with self._lock:
+            hashes = self._hashes
+            if len(hashes) >= self._size:
+                hashes.pop(next(iter(hashes)), None)
+            hashes[key] = None
+        return False
+
+
 class _ScanCache:
     """What the built-in detectors made of a string, for the last ``size`` strings (first in,
     first out). Keyed by the string itself: only an equal string gets a result."""
@@ -273,14 +320,14 @@ class _ScanCache:
     __slots__ = ("_entries", "_lock", "_size")
 
     def __init__(self, size: int) -> None:
-        self._entries: dict[str, tuple[str, tuple[tuple[str, int], ...], bool]] = {}
+        self._entries: dict[str, _Result] = {}
         self._lock = threading.Lock()
         self._size = size
 
-    def get(self, text: str) -> tuple[str, tuple[tuple[str, int], ...], bool] | None:
+    def get(self, text: str) -> _Result | None:
         return self._entries.get(text)
 
-    def put(self, text: str, result: tuple[str, tuple[tuple[str, int], ...], bool]) -> None:
+    def put(self, text: str, result: _Result) -> None:
         if len(text) > _CACHE_MAX:
             return
         with self._lock:
@@ -341,6 +388,10 @@ def _sub_near_spans(
                 done = found.end()
             continue
         for match in det.pattern.finditer(text, start, end):
+            if match.end() == end < len(text):
+                # Cut short by this window (a match that belongs to a later anchor, reaching
+                # past this one's window): the whole match, as a scan of the text finds it.
+                match = det.pattern.match(text, match.start()) or match
             pieces.append(text[done : match.start()])
             pieces.append(replace(match))
             done = match.end()

@@ -66,16 +66,22 @@ def test_multiline_text_finds_what_a_full_scan_finds_first_time_and_cached() -> 
         PASSAGE,
     ]
     redactor = spyglass.Redactor()
-    scanned_in_blocks = 0
+    cached_blocks = 0
+    previous = ""
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(20, 90)))
         expected = full_scan(text)
-        assert redactor.redact(text) == expected, text
-        assert redactor.redact(text) == expected, text  # now from the cache
+        # First sight: one scan. Second: each block scanned alone and cached. Third: cached.
+        for _ in range(3):
+            assert redactor.redact(text) == expected, text
         assert spyglass.Redactor().redact(text) == expected, text
+        # Blocks of the text before, now cached, next to blocks never seen.
+        mixed = previous + "\n" + text
+        assert redactor.redact(mixed) == full_scan(mixed), mixed
+        previous = text
         if len(text) >= _redact._BLOCK_MIN and len(_redact._blocks(text)) > 1:
-            scanned_in_blocks += 1
-    assert scanned_in_blocks > 200  # the block path was exercised, not only the fallbacks
+            cached_blocks += sum(redactor._cache.get(b) is not None for b in _redact._blocks(text))
+    assert cached_blocks > 400  # the block path was exercised, not only the whole-text scan
 
 
 def test_a_phone_word_on_the_line_before_a_cached_block_still_counts() -> None:
@@ -187,3 +193,15 @@ def test_every_processor_sees_content_already_redacted_including_repeated_prompt
         assert "jane.doe@example.com" not in text and "4155552671" not in text
         assert attrs["spyglass.redaction.email"] == 2 and attrs["spyglass.redaction.phone"] == 1
         assert "[REDACTED:email]" in attrs[A.GEN_AI_INPUT_MESSAGES]
+
+
+def test_a_database_url_reaching_past_an_earlier_urls_window_is_redacted_whole() -> None:
+    # Each "://" is searched within a window after it; a later URL starting inside an earlier
+    # URL's window and ending past it was cut at the window's end, its tail exported.
+    first = "postgres://u:pw@db.internal/shop"
+    second = "mysql://root:secret@10.0.0.5/orders?token=" + "Zx9" * 40
+    text = first + " " + "word " * 402 + second + " done"
+    assert text.index(second) < text.index("://") + 3 + 2049 < text.index(second) + len(second)
+    out, counts = spyglass.Redactor().redact(text)
+    assert (out, counts) == full_scan(text)
+    assert counts == {"database_url": 2} and "Zx9" not in out
