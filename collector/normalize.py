@@ -130,6 +130,8 @@ class Normalized:
 
 def any_value(value: AnyValue) -> Any:
     which = value.WhichOneof("value")
+    if which == "string_value":  # most attributes: first
+        return value.string_value
     if which is None:
         return None
     if which == "array_value":
@@ -156,22 +158,38 @@ def _text_map(attrs: dict[str, Any]) -> dict[str, str]:
     return {k: as_text(v) for k, v in attrs.items() if v is not None}
 
 
-def _take_str(attrs: dict[str, Any], names: tuple[str, ...]) -> str:
-    for name in names:
-        value = attrs.get(name)
-        if isinstance(value, str):
-            del attrs[name]
-            return value
-    return ""
+# Attribute name -> (column, precedence): a span's few attributes are looked up here, rather
+# than every column's names looked up in each span (a quarter of normalizing, profiled).
+_STRING_BY_NAME = {n: (c, rank) for c, names in STRING_SOURCES.items() for rank, n in enumerate(names)}
+_COUNT_BY_NAME = {n: (c, rank) for c, names in COUNT_SOURCES.items() for rank, n in enumerate(names)}
+assert not _STRING_BY_NAME.keys() & _COUNT_BY_NAME.keys(), "an attribute fills one column"
 
 
-def _take_count(attrs: dict[str, Any], names: tuple[str, ...]) -> int | None:
-    for name in names:
-        value = attrs.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _UINT32:
-            del attrs[name]
-            return value
-    return None
+def _take_typed(attrs: dict[str, Any]) -> tuple[dict[str, str], dict[str, int]]:
+    """The string and count columns ``attrs`` fill (column -> value; per column the first
+    listed name with a value of the right type wins), each used attribute removed from ``attrs``."""
+    strings: dict[str, tuple[int, str, str]] = {}  # column -> (precedence, name, value)
+    counts: dict[str, tuple[int, str, int]] = {}
+    for name, value in attrs.items():
+        hit = _STRING_BY_NAME.get(name)
+        if hit is not None:
+            if isinstance(value, str) and (hit[0] not in strings or hit[1] < strings[hit[0]][0]):
+                strings[hit[0]] = (hit[1], name, value)
+            continue
+        hit = _COUNT_BY_NAME.get(name)
+        if (
+            hit is not None
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and 0 <= value < _UINT32
+            and (hit[0] not in counts or hit[1] < counts[hit[0]][0])
+        ):
+            counts[hit[0]] = (hit[1], name, value)
+    for _, name, _ in strings.values():
+        del attrs[name]
+    for _, name, _ in counts.values():
+        del attrs[name]
+    return {c: v for c, (_, _, v) in strings.items()}, {c: v for c, (_, _, v) in counts.items()}
 
 
 def _take_list(attrs: dict[str, Any], name: str, kind: type) -> list[Any]:
@@ -234,6 +252,8 @@ def normalize(
     ``project``, when given (an API key's project), overrides both."""
     forced_project = project
     cols: dict[str, list[Any]] = {c: [] for c in SPAN_COLUMNS}
+    string_columns = [(c, cols[c].append) for c in STRING_SOURCES]
+    count_columns = [(c, cols[c].append) for c in COUNT_SOURCES]
     errors: list[str] = []
     rejected = 0
     for rs in request.resource_spans:
@@ -253,7 +273,7 @@ def normalize(
                     errors.append(f"span {span.name[:100]!r}: {problem}")
                     continue
                 attrs = _attrs(span.attributes)
-                events = [(e.name, _attrs(e.attributes)) for e in span.events]
+                events = [(e.name, _attrs(e.attributes)) for e in span.events] if span.events else []
                 conventions.translate(attrs, events)
                 cols["project"].append(project)
                 cols["trace_id"].append(span.trace_id)
@@ -270,10 +290,11 @@ def normalize(
                 cols["service"].append(service)
                 cols["scope_name"].append(ss.scope.name)
                 cols["scope_version"].append(ss.scope.version)
-                for column, names in STRING_SOURCES.items():
-                    cols[column].append(_take_str(attrs, names))
-                for column, names in COUNT_SOURCES.items():
-                    cols[column].append(_take_count(attrs, names))
+                strings, counts = _take_typed(attrs)
+                for column, append in string_columns:
+                    append(strings.get(column, ""))
+                for column, append in count_columns:
+                    append(counts.get(column))
                 kind = attrs.get(A.SPAN_KIND)
                 if isinstance(kind, str) and kind in A.KINDS:
                     del attrs[A.SPAN_KIND]
@@ -296,10 +317,19 @@ def normalize(
                 cols["attributes"].append(_text_map(attrs))
                 cols["resource_attributes"].append(resource_text)
                 cols["scope_attributes"].append(scope_attrs)
-                cols["events_time"].append([e.time_unix_nano for e in span.events])
-                cols["events_name"].append([e.name for e in span.events])
-                cols["events_attributes"].append([_text_map(ea) for ea in events_attrs])
-                valid_links = [lk for lk in span.links if len(lk.trace_id) == 16 and len(lk.span_id) == 8]
+                if events:
+                    cols["events_time"].append([e.time_unix_nano for e in span.events])
+                    cols["events_name"].append([e.name for e in span.events])
+                    cols["events_attributes"].append([_text_map(ea) for ea in events_attrs])
+                else:
+                    cols["events_time"].append([])
+                    cols["events_name"].append([])
+                    cols["events_attributes"].append([])
+                valid_links = (
+                    [lk for lk in span.links if len(lk.trace_id) == 16 and len(lk.span_id) == 8]
+                    if span.links
+                    else []
+                )
                 cols["links_trace_id"].append([lk.trace_id for lk in valid_links])
                 cols["links_span_id"].append([lk.span_id for lk in valid_links])
                 cols["links_trace_state"].append([lk.trace_state for lk in valid_links])
