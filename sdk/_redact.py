@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -297,7 +297,7 @@ class _Sightings:
     __slots__ = ("_hashes", "_lock", "_size")
 
     def __init__(self, size: int) -> None:
-        self._hashes: dict[int, None] = {}
+        self._hashes: OrderedDict[int, None] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
 
@@ -308,7 +308,7 @@ class _Sightings:
         with self._lock:
             hashes = self._hashes
             if len(hashes) >= self._size:
-                hashes.pop(next(iter(hashes)), None)
+                hashes.popitem(last=False)  # O(1): a dict's first key is not, after many pops
             hashes[key] = None
         return False
 
@@ -320,7 +320,7 @@ class _ScanCache:
     __slots__ = ("_entries", "_lock", "_size")
 
     def __init__(self, size: int) -> None:
-        self._entries: dict[str, _Result] = {}
+        self._entries: OrderedDict[str, _Result] = OrderedDict()
         self._lock = threading.Lock()
         self._size = size
 
@@ -333,7 +333,7 @@ class _ScanCache:
         with self._lock:
             entries = self._entries
             if len(entries) >= self._size:
-                del entries[next(iter(entries))]
+                entries.popitem(last=False)
             entries[text] = result
 
     def __len__(self) -> int:
