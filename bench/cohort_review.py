@@ -1,24 +1,30 @@
 """The weekly review's queries over a large embedded store (default 10,000,000 spans over 30
-days, ~1M requests), through the collector's own code path (``collector.analytics_api``).
+days, ~1M requests), through the collector's own code path (``collector.analytics_api``),
+which reads the ``requests`` rollup (one row per trace, ``collector/rollup.py``).
 
 Cases: the cohort breakdown by tenant over the whole 30 days; by tenant and release; the
-stage-latency breakdown by tenant; week over week by tenant (two breakdowns). Baseline in the
-same run: ``SELECT count() FROM spans FINAL`` over the same window, the cost of merely reading
-the rows, so each ratio says what the review adds. Median and max of --runs runs.
+stage-latency breakdown by tenant; week over week by tenant (two breakdowns). Each API call
+includes the rollup refresh it runs first. Baselines in the same run, alternating with each
+case: ``SELECT count() FROM spans FINAL`` over the same window (the cost of merely reading the
+span rows), and ``before``: the same case's SQL as it was at --before REV (default the commit
+before the rollup: one row per request grouped from ``spans FINAL``, cost priced per span), run
+on the same store (price combinations + breakdown, as that revision's API ran them).
 
-The store is the one ``bench/trace_lookup.py`` builds and caches in bench/.data/lookup-N
-(built here if missing: about 3 minutes for 10M spans on 2 cores, itself a bulk-load figure).
+Also printed: the backfill (the first refresh of a store that had no ``requests`` rows: every
+trace, a day at a time), then the refresh of a small delta (--delta spans, 10 per trace, as a
+late batch of the last minute) and a review right after it, and the bytes per span of
+``requests`` next to ``spans`` and ``trace_index`` (active parts).
 
-Ends with one JSON line: {"bench": "cohort_review", "spans", "days", "scan_s", "cases": {case:
-{"median_s", "max_s", "x_scan"}}}.
+The store is the one ``bench/trace_lookup.py`` builds and caches in DIR/lookup-N (--data-dir,
+default bench/.data; built here if missing: about 3 minutes for 10M spans on 2 cores). chDB
+opens a directory in one process at a time: give a copy to run beside another benchmark.
 
---profile also times the parts of the two queries on their own (where the time goes): the
-bare FINAL scan, one row per request with and without FINAL, the cost and feedback subqueries,
-the stage query's per-request rows (each read in full with ``FORMAT Null``: a ``count()``
-wrapper would let ClickHouse skip the columns it does not need), and the breakdown without
-its cost join.
+Ends with one JSON line: {"bench": "cohort_review", "spans", "days", "scan_s", "backfill_s",
+"delta": {...}, "bytes_per_span": {...}, "cases": {case: {"median_s", "max_s", "x_scan",
+"before_median_s", "x_before"}}}.
 
-Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3] [--profile]
+Usage: .venv/bin/python bench/cohort_review.py [--spans 10000000] [--runs 3] [--data-dir DIR]
+       [--before REV] [--delta 2000]
 """
 
 from __future__ import annotations
@@ -34,13 +40,16 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
+import _before  # noqa: E402
+import _workload  # noqa: E402
 import polars as pl  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from spyglass.analytics.cohorts import Z_FLAG, price_params  # noqa: E402
 from spyglass.analytics.cost import PriceTable  # noqa: E402
 from spyglass.collector import Settings, create_app  # noqa: E402
-from spyglass.collector.store import cohort_sql, open_store  # noqa: E402
+from spyglass.collector.rollup import Rollup  # noqa: E402
+from spyglass.collector.store import open_store  # noqa: E402
 
 DAY_NS = 86_400 * 10**9
 SCAN = (
@@ -54,49 +63,43 @@ def iso(ns: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ns / 1e9))
 
 
-def profile(store, since_ns: int, until_ns: int, runs: int) -> dict[str, float]:
-    """Median seconds of each part of the cohort and stage queries (by tenant), run alone."""
-    window = {"project": "bench", "since_ns": since_ns, "until_ns": until_ns}
-    combos = store.query(cohort_sql.PRICE_COMBOS, window)
-    params = {**window, "z_flag": Z_FLAG, **price_params(pl.from_arrow(combos), PriceTable.load())}
-    tasks = cohort_sql._tasks(["tenant"])
-    whole = cohort_sql.cohort_breakdown(["tenant"])
-    no_cost = whole.replace(f"LEFT JOIN ({cohort_sql._COSTS}) AS c ON t.trace_id = c.trace_id", "")
-    no_cost = no_cost.replace("sum(t_cost) AS cost, sum(t_cost * t_cost) AS cost_sq,", "")
-    no_cost = no_cost.replace("sum(t_unpriced_calls) AS unpriced_calls", "0 AS unpriced_calls")
-    assert "t_cost" not in no_cost, "cohort_sql changed: update the no-cost variant"
-    parts = {
-        "bare FINAL scan (count)": SCAN,
-        "per-request rows, FINAL": tasks,
-        "per-request rows, no FINAL": tasks.replace("spans FINAL", "spans"),
-        "cost per request (model spans)": cohort_sql._COSTS,
-        "feedback per request": cohort_sql._FEEDBACK,
-        "price combos": cohort_sql.PRICE_COMBOS,
-        "whole cohort breakdown query": whole,
-        "breakdown without the cost join": no_cost,
-        "stage per-request rows": cohort_sql._stage_tasks(["tenant"]),
-        "whole stage latency query": cohort_sql.stage_latency(["tenant"]),
-    }
-    out = {}
-    for name, query in parts.items():
-        ts = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            settings = "" if "SETTINGS" in query else "\n" + cohort_sql._SETTINGS
-            store.command(f"SELECT * FROM ({query}) {settings} FORMAT Null", params)
-            ts.append(time.perf_counter() - t0)
-        out[name] = statistics.median(ts)
-        print(f"  profile: {name:34} {out[name]:7.2f} s", flush=True)
-    return out
+def before_case(old, store, prices: PriceTable, path: str, params: dict, window: dict) -> None:
+    """One case as the --before revision's API ran it: price combinations, then the query."""
+    dims = [d for d in params.get("by", "").split(",") if d]
+    if path == "week-over-week":
+        span = int(params["days"] * DAY_NS)
+        windows = [
+            (window["until_ns"] - span, window["until_ns"]),
+            (window["until_ns"] - 2 * span, window["until_ns"] - span - 1),
+        ]
+    else:
+        windows = [(window["since_ns"], window["until_ns"])]
+    for since_ns, until_ns in windows:
+        w = {"project": "bench", "since_ns": since_ns, "until_ns": until_ns}
+        if path == "stages":
+            store.query(old.stage_latency(dims), {**w, "z_flag": Z_FLAG})
+            continue
+        combos = pl.from_arrow(store.query(old.PRICE_COMBOS, w))
+        store.query(old.cohort_breakdown(dims), {**w, "z_flag": Z_FLAG, **price_params(combos, prices)})
+
+
+def table_bytes(store) -> dict[str, int]:
+    rows = store.query(
+        "SELECT table, sum(bytes_on_disk) AS b FROM system.parts WHERE active AND "
+        "database = currentDatabase() AND table IN ('spans', 'trace_index', 'requests') GROUP BY table"
+    ).to_pylist()
+    return {r["table"]: int(r["b"]) for r in rows}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=10_000_000)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--profile", action="store_true", help="also time each part of the queries alone")
+    ap.add_argument("--data-dir", type=Path, default=BENCH / ".data", help="where lookup-N is")
+    ap.add_argument("--before", default=_before.BEFORE_ROLLUP, help="git revision of the baseline SQL")
+    ap.add_argument("--delta", type=int, default=2000, help="spans of the small late batch")
     args = ap.parse_args()
-    data = BENCH / ".data" / f"lookup-{args.spans}"
+    data = args.data_dir / f"lookup-{args.spans}"
     marker = data.with_suffix(".json")
     if not marker.exists():
         import trace_lookup
@@ -108,6 +111,17 @@ def main() -> None:
         store.close()
     info = json.loads(marker.read_text())
     store = open_store(str(data))
+    old = _before.sql_module(args.before, "collector/store/cohort_sql.py")
+    prices = PriceTable.load()
+    rollup = Rollup(store)
+    t0 = time.perf_counter()
+    first = rollup.refresh()
+    backfill_s = time.perf_counter() - t0
+    print(
+        f"first refresh of requests: {first.traces:,} traces in {first.days} day chunks, {backfill_s:.1f} s"
+        + (" (the backfill)" if first.traces > 100_000 else " (already backfilled: not a backfill figure)"),
+        flush=True,
+    )
     since, until = info["start_ns"], info["end_ns"]
     window = {"project": "bench", "since": iso(since - 60 * 10**9), "until": iso(until + 60 * 10**9)}
     cases = {
@@ -117,45 +131,85 @@ def main() -> None:
         "week over week by tenant": ("week-over-week", {"by": "tenant", "until": window["until"], "days": 7}),
     }
     scan_params = {"project": "bench", "since_ns": since - 60 * 10**9, "until_ns": until + 60 * 10**9}
-    parts = {}
-    if args.profile:
-        print("profile (median of --runs, each part alone, by tenant over the whole window):", flush=True)
-        parts = profile(store, scan_params["since_ns"], scan_params["until_ns"], args.runs)
     with TestClient(create_app(store, Settings())) as client:
         for path, params in cases.values():  # warm up (and check it answers)
             resp = client.get(f"/api/analytics/{path}", params={**window, **params})
             assert resp.status_code == 200, resp.text[:500]
+            before_case(old, store, prices, path, params, scan_params)
         times: dict[str, list[float]] = {name: [] for name in cases}
+        befores: dict[str, list[float]] = {name: [] for name in cases}
         scans: list[float] = []
-        for _ in range(args.runs):
+        for run in range(args.runs):
             t0 = time.perf_counter()
             store.query(SCAN, scan_params)
             scans.append(time.perf_counter() - t0)
             for name, (path, params) in cases.items():
-                t0 = time.perf_counter()
-                client.get(f"/api/analytics/{path}", params={**window, **params})
-                times[name].append(time.perf_counter() - t0)
+                for side in ("after", "before") if run % 2 == 0 else ("before", "after"):
+                    t0 = time.perf_counter()
+                    if side == "after":
+                        client.get(f"/api/analytics/{path}", params={**window, **params})
+                        times[name].append(time.perf_counter() - t0)
+                    else:
+                        before_case(old, store, prices, path, params, scan_params)
+                        befores[name].append(time.perf_counter() - t0)
+        # A late batch for the last minute: the next refresh recomputes only those traces.
+        delta_rows = 0
+        for table in _workload.generate(
+            args.delta, args.delta, until - 60 * 10**9, until, seed=991, project="bench"
+        ):
+            store.insert("spans", table)
+            delta_rows += table.num_rows
+        t0 = time.perf_counter()
+        resp = client.get("/api/analytics/cohorts", params={**window, "by": "tenant"})
+        review_after_delta_s = time.perf_counter() - t0
+        assert resp.status_code == 200, resp.text[:500]
+        t0 = time.perf_counter()
+        again = rollup.refresh()
+        refresh_again_s = time.perf_counter() - t0
     scan = statistics.median(scans)
+    sizes = table_bytes(store)
+    spans_n = int(store.query("SELECT count() AS n FROM spans").column("n")[0].as_py())
+    per_span = {t: round(b / spans_n, 2) for t, b in sizes.items()}
     print(f"cohort review over {info['spans']:,} spans / {info['days']} days (store built {info['built']})")
     print(f"baseline: SELECT count() FROM spans FINAL over the window: {scan:.2f} s")
-    print(f"{'case':30} {'median s':>9} {'max s':>7} {'x scan':>7}")
+    print(
+        f"before: the same SQL at {args.before} (grouping spans FINAL per request), same store, alternating"
+    )
+    print(f"{'case':30} {'median s':>9} {'max s':>7} {'x scan':>7} {'before s':>9} {'after/before':>13}")
     for name, ts in times.items():
-        print(f"{name:30} {statistics.median(ts):>9.2f} {max(ts):>7.2f} {statistics.median(ts) / scan:>7.1f}")
+        med, bmed = statistics.median(ts), statistics.median(befores[name])
+        print(f"{name:30} {med:>9.2f} {max(ts):>7.2f} {med / scan:>7.1f} {bmed:>9.2f} {med / bmed:>13.2f}")
+    print(
+        f"late batch of {delta_rows:,} spans: the review right after it (refresh included) "
+        f"{review_after_delta_s:.2f} s; another refresh then: {again.traces} traces, {refresh_again_s:.2f} s"
+    )
+    print(f"bytes per span (active parts): {per_span}")
     store.close()
     summary = {
         "bench": "cohort_review",
         "spans": info["spans"],
         "days": info["days"],
         "scan_s": round(scan, 3),
+        "backfill_s": round(backfill_s, 1),
+        "backfill_traces": first.traces,
+        "delta": {
+            "spans": delta_rows,
+            "review_after_s": round(review_after_delta_s, 3),
+            "refresh_again_s": round(refresh_again_s, 3),
+            "refresh_again_traces": again.traces,
+        },
+        "bytes_per_span": per_span,
+        "before_rev": args.before,
         "cases": {
             name: {
                 "median_s": round(statistics.median(ts), 3),
                 "max_s": round(max(ts), 3),
                 "x_scan": round(statistics.median(ts) / scan, 2),
+                "before_median_s": round(statistics.median(befores[name]), 3),
+                "x_before": round(statistics.median(ts) / statistics.median(befores[name]), 3),
             }
             for name, ts in times.items()
         },
-        "profile_s": {name: round(v, 3) for name, v in parts.items()},
     }
     print(json.dumps(summary))
 
