@@ -282,6 +282,10 @@ def digit_runs(
     from its first digit, that holds at least ``min_digits`` ASCII digits (in order); a run
     of digits alone (separators only after them) only if ``bare_run`` (when given) accepts
     its digits."""
+    if text.isdigit() and text.isascii():  # an ID, an amount: one run, the whole text
+        if len(text) < max(min_digits, 8) or (bare_run is not None and not bare_run(text)):
+            return []
+        return [(0, len(text))]
     view = text.encode("latin-1", "replace").translate(_DIGIT_VIEW)  # one byte per character
     if view.count(b"0") < min_digits or b"0" * min_digits not in view.translate(None, b"-"):
         return []  # (with the separators taken out, a qualifying run is min_digits "0"s in a row)

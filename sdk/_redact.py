@@ -249,20 +249,26 @@ class Redactor:
 
     def _scrub(self, value: Any, counts: dict[str, int]) -> Any:
         # Exact types first: isinstance against an ABC (Mapping) costs more than a redaction
-        # of a short string, and a message list is mostly dicts and short strings.
+        # of a short string, and a message list or a tool's arguments are mostly dicts of
+        # short strings, handled in the loop without a call per item.
         cls = type(value)
         if cls is str or isinstance(value, str):
-            text, found = self.redact(value)
-            if found:
-                _add(counts, found)
-            return text
+            return self._text(value, counts)
         if cls is dict or isinstance(value, Mapping):
-            return {
-                (self._scrub(k, counts) if isinstance(k, str) else k): self._scrub(v, counts)
-                for k, v in value.items()
-            }
+            out = {}
+            for k, v in value.items():
+                if isinstance(k, str):
+                    k = self._text(k, counts)
+                kind = type(v)
+                if kind is str:
+                    out[k] = self._text(v, counts)
+                elif v is None or kind is bool or kind is float:
+                    out[k] = v
+                else:
+                    out[k] = self._scrub(v, counts)
+            return out
         if cls is list or isinstance(value, list | tuple):
-            return [self._scrub(v, counts) for v in value]
+            return [self._text(v, counts) if type(v) is str else self._scrub(v, counts) for v in value]
         if value is None or isinstance(value, bool | float):
             return value
         # An int can be a card or phone number; other objects are exported as their str().
@@ -271,6 +277,12 @@ class Redactor:
             return value
         _add(counts, found)
         return text
+
+    def _text(self, text: str, counts: dict[str, int]) -> str:
+        out, found = self.redact(text)
+        if found:
+            _add(counts, found)
+        return out
 
 
 def _blocks(text: str) -> list[str]:
