@@ -12,11 +12,11 @@ The active redactor is process-wide (``spyglass.init(redactor=...)``); it runs o
 content only when content capture is on, and on feedback text always (see ``_feedback.py``).
 
 What the built-in detectors make of a string depends on that string alone, so a ``Redactor``
-keeps the result for the last 512 strings (and 2048 short ones) and redacts long text with
-line breaks block of lines by block of lines through that cache: a prompt that repeats its
-instructions and retrieved passages around a new question rescans only the question. The
-cache lives in the process's memory like the content itself; custom redactors run on every
-call, on the whole text.
+keeps the result for the last 512 strings of up to 8 K characters (and 2048 short ones) and
+redacts long text with line breaks block of lines by block of lines through that cache: a
+prompt that repeats its instructions and retrieved passages around a new question rescans
+only the question. The cache lives in the process's memory like the content itself; custom
+redactors run on every call, on the whole text.
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ COUNT_PREFIX = "spyglass.redaction."
 _SHORTEST = 6  # no built-in detector matches fewer characters (a@b.co)
 _PLACEHOLDER_RE = re.compile(r"\[REDACTED:([a-z0-9_\-]{1,32})\]")
 _CACHE_MIN = 64  # shorter strings have a cache of their own: they must not evict long ones
-_CACHE_MAX = 16384  # longer ones are not kept (nor are blocks longer than this)
-_CACHE_ENTRIES = 512  # at most 512 x 16 K characters held, in practice far less
+_CACHE_MAX = 8192  # longer ones are not kept (nor are blocks longer than this)
+_CACHE_ENTRIES = 512  # at most 512 x 8 K characters held (~4 MB of ASCII), in practice far less
 _SHORT_ENTRIES = 2048  # of 6-63 characters
 _SIGHTINGS = 4096  # blocks remembered (by hash) as seen once
 _BLOCK_MIN = 512  # text from this length with line breaks is scanned block by block
