@@ -59,7 +59,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from importlib import resources
 from pathlib import Path
@@ -360,9 +360,31 @@ class _Lookup:
     keys: pl.Series
     entries: pl.DataFrame  # the price frame in key order, with gid
     stride: int
+    resolved: dict[tuple[tuple[str, str, str], ...], pl.DataFrame] = field(default_factory=dict)
+    """Distinct (request, response, provider) combinations -> their group ids, as computed
+    before: the same few models recur, and resolving them is most of pricing one trace."""
+
+
+_LOOKUPS: dict[int, tuple[PriceTable, _Lookup]] = {}
+_MAX_CACHED = 8  # price tables laid out (a process normally has one)
+_MAX_RESOLVED = 1024  # combination sets resolved per table
+_MAX_COMBOS_CACHED = 64  # larger sets (a whole window's) are resolved each time
 
 
 def _lookup(prices: PriceTable) -> _Lookup:
+    """``prices`` laid out for lookup, once per table (the entry keeps ``prices`` alive, so its
+    id is not reused while cached)."""
+    hit = _LOOKUPS.get(id(prices))
+    if hit is not None and hit[0] is prices:
+        return hit[1]
+    if len(_LOOKUPS) >= _MAX_CACHED:
+        _LOOKUPS.clear()
+    lookup = _lay_out(prices)
+    _LOOKUPS[id(prices)] = (prices, lookup)
+    return lookup
+
+
+def _lay_out(prices: PriceTable) -> _Lookup:
     table = prices.frame().with_columns(pl.col("provider").fill_null(""))
     new_group = (pl.col("model") != pl.col("model").shift()) | (
         pl.col("provider") != pl.col("provider").shift()
@@ -374,6 +396,40 @@ def _lookup(prices: PriceTable) -> _Lookup:
     rank = boundaries.search_sorted(effective_ns, side="left").cast(pl.Int64)
     keys = table[_GID] * stride + rank + 1
     return _Lookup(table.select("model", "provider", _GID).unique(), boundaries, keys, table, stride)
+
+
+def _resolve(combos: pl.DataFrame, lookup: _Lookup) -> pl.DataFrame:
+    """The price group id (``_GID``, null = unknown model) of each distinct (request, response,
+    provider) combination of ``combos``."""
+    groups = lookup.groups
+    generic = groups.filter(pl.col("provider") == "")["model"]
+    specific = groups.filter(pl.col("provider") != "").select(
+        pl.concat_str([pl.col("model"), pl.lit(_SEP), pl.col("provider")])
+    )
+    provider = pl.col(_SPROV).str.strip_chars().str.to_lowercase()
+
+    def specific_match(name: pl.Expr) -> pl.Expr:
+        return pl.concat_str([name, pl.lit(_SEP), provider]).is_in(specific.to_series().implode())
+
+    response, request = _model_name(pl.col(_RESP)), _model_name(pl.col(_REQ))
+    key = pl.lit(None, dtype=pl.Utf8)
+    for name in reversed(
+        (response, response.str.replace(_SUFFIX_RE, ""), request, request.str.replace(_SUFFIX_RE, ""))
+    ):
+        key = pl.when(name.is_in(generic.implode()) | specific_match(name)).then(name).otherwise(key)
+    combos = (
+        combos.with_columns(key.alias(_KEY))
+        .with_columns(
+            # Provider-specific entries of the chosen model win over its generic ones.
+            pl.when(specific_match(pl.col(_KEY)).fill_null(False))
+            .then(provider)
+            .otherwise(pl.lit(""))
+            .alias(_PKEY)
+        )
+        .join(groups, left_on=[_KEY, _PKEY], right_on=["model", "provider"], how="left")
+        .select(_REQ, _RESP, _SPROV, _GID)
+    )
+    return combos
 
 
 def price_spans(spans: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
@@ -415,34 +471,17 @@ def price_spans(spans: pl.DataFrame, prices: PriceTable) -> pl.DataFrame:
         span_provider.fill_null("").alias(_SPROV),
     )
     combos = base.filter(pl.col(_PRICED)).select(_REQ, _RESP, _SPROV).unique()
-    groups = lookup.groups
-    generic = groups.filter(pl.col("provider") == "")["model"]
-    specific = groups.filter(pl.col("provider") != "").select(
-        pl.concat_str([pl.col("model"), pl.lit(_SEP), pl.col("provider")])
-    )
-    provider = pl.col(_SPROV).str.strip_chars().str.to_lowercase()
-
-    def specific_match(name: pl.Expr) -> pl.Expr:
-        return pl.concat_str([name, pl.lit(_SEP), provider]).is_in(specific.to_series().implode())
-
-    response, request = _model_name(pl.col(_RESP)), _model_name(pl.col(_REQ))
-    key = pl.lit(None, dtype=pl.Utf8)
-    for name in reversed(
-        (response, response.str.replace(_SUFFIX_RE, ""), request, request.str.replace(_SUFFIX_RE, ""))
-    ):
-        key = pl.when(name.is_in(generic.implode()) | specific_match(name)).then(name).otherwise(key)
-    combos = (
-        combos.with_columns(key.alias(_KEY))
-        .with_columns(
-            # Provider-specific entries of the chosen model win over its generic ones.
-            pl.when(specific_match(pl.col(_KEY)).fill_null(False))
-            .then(provider)
-            .otherwise(pl.lit(""))
-            .alias(_PKEY)
-        )
-        .join(groups, left_on=[_KEY, _PKEY], right_on=["model", "provider"], how="left")
-        .select(_REQ, _RESP, _SPROV, _GID)
-    )
+    if combos.height > _MAX_COMBOS_CACHED:
+        combos = _resolve(combos, lookup)
+    else:
+        cache_key = tuple(sorted(combos.iter_rows()))
+        resolved = lookup.resolved.get(cache_key)
+        if resolved is None:
+            resolved = _resolve(combos, lookup)
+            if len(lookup.resolved) >= _MAX_RESOLVED:
+                lookup.resolved.clear()
+            lookup.resolved[cache_key] = resolved
+        combos = resolved
     narrow = base.join(combos, on=[_REQ, _RESP, _SPROV], how="left", maintain_order="left")
 
     # 2. The entry in force at each span's start: binary search of the (group, effective) keys.
