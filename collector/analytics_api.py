@@ -172,7 +172,7 @@ def create_router(store: Store, prices: PriceTable, rollup: Rollup | None = None
         return [d for d in sql.FILTERABLE if f"f_{d}" in params]
 
     def breakdown(params: dict[str, Any], dims: list[str], min_tasks: int) -> pl.DataFrame:
-        combos = run(sql.PRICE_COMBOS, {k: params[k] for k in ("project", "since_ns", "until_ns")})
+        combos = requests.combos(params["project"])
         query = sql.cohort_breakdown(dims, filtered(params))
         raw = run(query, {**params, **price_params(combos, prices)})
         return scorecard(raw, min_tasks)

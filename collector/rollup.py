@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import polars as pl
+
 from .store import Store, StoreError
 from .store import rollup_sql as sql
 
@@ -50,6 +52,9 @@ class Rollup:
         self._lock = threading.Lock()
         self._watermark_ms: int | None = None
         self.last = RefreshStats()
+        self._combos_lock = threading.Lock()
+        self._combos_ms = 0
+        self._combos: pl.DataFrame | None = None
 
     def _resume_from(self) -> int:
         row = self.store.query(sql.LAST_REFRESH).to_pylist()[0]
@@ -79,6 +84,21 @@ class Rollup:
             stats.seconds = time.perf_counter() - t0
             self.last = stats
             return stats
+
+    def combos(self, project: str) -> pl.DataFrame:
+        """Every (request_model, response_model, provider, combo_hash) of ``project``'s model
+        calls in ``requests`` (a superset of any window's: pricing a window with it gives the
+        same costs), kept in memory and topped up from the rows refreshed since the last call
+        (by any collector), so a review does not scan every call for them."""
+        with self._combos_lock:
+            now_ms = int(self.store.query(sql.NOW_MS).to_pylist()[0]["now_ms"])
+            since = max(0, self._combos_ms - self.margin_ms) if self._combos_ms else 0
+            new = pl.from_arrow(self.store.query(sql.COMBOS_SINCE, {"since_ms": since}))
+            assert isinstance(new, pl.DataFrame)
+            known = new if self._combos is None else pl.concat([self._combos, new])
+            self._combos = known.unique(maintain_order=True)
+            self._combos_ms = now_ms
+            return self._combos.filter(pl.col("project") == project).drop("project")
 
     @contextlib.contextmanager
     def running(self) -> Iterator[Rollup]:

@@ -25,6 +25,16 @@ NOW_MS = "SELECT toUnixTimestamp64Milli(now64(3)) AS now_ms"
 LAST_REFRESH = "SELECT toUnixTimestamp64Milli(max(refreshed_at)) AS ms, count() > 0 AS any FROM requests"
 """The newest refresh recorded in ``requests`` (where a new process resumes)."""
 
+COMBOS_SINCE = """
+SELECT DISTINCT project, rq AS request_model, rs AS response_model, pv AS provider,
+    cityHash64(rq, rs, pv) AS combo_hash
+FROM requests
+ARRAY JOIN call_request_model AS rq, call_response_model AS rs, call_provider AS pv
+WHERE refreshed_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')
+"""
+"""The model-call combinations (request model, response model, provider) of the rows refreshed
+since ``since_ms``, with the hash the cost query finds them by (``cohort_sql``)."""
+
 DIRTY_DAYS = f"""
 SELECT day, toUnixTimestamp64Nano(min(s_min)) AS lo_ns, toUnixTimestamp64Nano(max(s_max)) AS hi_ns,
     count() AS traces
