@@ -25,7 +25,9 @@ WINDOW = {"since": "2026-11-17T00:00:00Z", "until": "2026-11-22T00:00:00Z", "min
 ADMIN = "sg_rollupadmin_" + "s" * 32
 
 
-def trace(tenant: str, i: int, *, root: bool = True) -> tuple[bytes, list[Any], Any]:
+def trace(
+    tenant: str, i: int, *, root: bool = True, model: str = "gpt-4o-mini"
+) -> tuple[bytes, list[Any], Any]:
     """A request of ``tenant``: a root (10 ms, optional) over a model call (4 ms, 1,000 + 100
     tokens of gpt-4o-mini) and a tool call; returns (trace ID, spans, root)."""
     tid = P.new_trace_id()
@@ -38,15 +40,15 @@ def trace(tenant: str, i: int, *, root: bool = True) -> tuple[bytes, list[Any], 
         duration_ns=10 * MS,
         attrs={"spyglass.span.kind": "workflow", **cohort},
     )
-    model = {
+    call = {
         "spyglass.span.kind": "llm",
-        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.request.model": model,
         "gen_ai.usage.input_tokens": 1000,
         "gen_ai.usage.output_tokens": 100,
         **cohort,
     }
     spans = [
-        P.span(tid, name="chat", parent=top.span_id, start_ns=start + MS, duration_ns=4 * MS, attrs=model),
+        P.span(tid, name="chat", parent=top.span_id, start_ns=start + MS, duration_ns=4 * MS, attrs=call),
         P.span(
             tid,
             name="tool",
@@ -188,3 +190,17 @@ def test_a_new_rollup_resumes_and_a_refresh_with_nothing_new_writes_nothing(
     rollup.refresh()
     again = rollup.refresh()
     assert again.traces == 0
+
+
+def test_a_model_first_seen_after_a_review_is_priced_in_the_next(client: TestClient, project: str) -> None:
+    # Reviews price with the model-call combinations the rollup keeps in memory, topped up
+    # from the rows refreshed since the last review.
+    _, spans, _ = trace("priced", 20)
+    post(client, project, *spans)
+    mini = (1000 * 0.15 + 100 * 0.60) / 1e6
+    assert tenant_row(client, project, "priced")["cost"] == pytest.approx(mini)
+    _, spans, _ = trace("priced", 21, model="gpt-4o")  # 2026 prices: $2.50 in, $10 out
+    post(client, project, *spans)
+    row = tenant_row(client, project, "priced")
+    assert row["cost"] == pytest.approx(mini + (1000 * 2.50 + 100 * 10.0) / 1e6)
+    assert row["unpriced_calls"] == 0
