@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,8 +14,9 @@ import pytest
 import spyglass
 from spyglass import _feedback, _redact
 from spyglass import attributes as A
-from spyglass._detectors import DETECTORS, luhn_ok
+from spyglass._detectors import luhn_ok
 from spyglass.testing import capture_spans
+from tests.unit._redact_reference import full_scan
 
 # Built from parts so no scanner mistakes this file for a leak.
 OPENAI = "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z"
@@ -303,15 +303,6 @@ def test_feedback_without_findings_is_unchanged(sent: list[dict[str, Any]]) -> N
     spyglass.feedback("4bf92f3577b34da6a3ce929d0e0e4736", comment="wrong refund window")
     (event,) = sent
     assert event["comment"] == "wrong refund window" and "attributes" not in event
-
-
-def full_scan(text: str) -> tuple[str, dict[str, int]]:
-    """What the detectors find scanning every position (no anchors): the reference."""
-    counts: Counter[str] = Counter()
-    kinds = frozenset(spyglass.Redactor.BUILTIN)
-    for det in DETECTORS:
-        text = det.pattern.sub(_redact._replacer(det, kinds, counts), text)
-    return text, dict(counts)
 
 
 def test_anchored_search_finds_what_a_full_scan_finds() -> None:

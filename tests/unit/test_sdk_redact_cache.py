@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections import Counter
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -14,19 +13,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import spyglass
 from spyglass import _redact
 from spyglass import attributes as A
-from spyglass._detectors import DETECTORS
 from spyglass._processors import BoundedExportProcessor
 from spyglass._state import state
-
-
-def full_scan(text: str) -> tuple[str, dict[str, int]]:
-    """Every pattern tried at every position of the whole text, no prefilter, no cache."""
-    counts: Counter[str] = Counter()
-    kinds = frozenset(spyglass.Redactor.BUILTIN)
-    for det in DETECTORS:
-        text = det.pattern.sub(_redact._replacer(det, kinds, counts), text)
-    return text, dict(counts)
-
+from tests.unit._redact_reference import full_scan
 
 PASSAGE = (
     "Refund policy (revision 2024-03-01, v2.4.1): orders placed on or after 15.01.2024 can be "

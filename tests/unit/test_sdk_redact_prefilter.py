@@ -12,6 +12,7 @@ import pytest
 import spyglass
 from spyglass import _redact
 from spyglass._detectors import DETECTORS, digit_runs, luhn_ok
+from tests.unit._redact_reference import full_scan
 
 BY_KIND = {kind: det for det in DETECTORS for kind in det.kinds}
 
@@ -51,15 +52,6 @@ def test_digit_runs_keep_positions_and_need_enough_digits() -> None:
     out, counts = spyglass.Redactor().redact(text)
     assert counts == {"phone": 1, "card_number": 1}
     assert "555-2671" not in out and "4111" not in out and "2024-01-15" in out and "12345678" in out
-
-
-def full_scan(text: str) -> tuple[str, dict[str, int]]:
-    """Every pattern tried at every position, no prefilter: the reference."""
-    counts: Counter[str] = Counter()
-    kinds = frozenset(spyglass.Redactor.BUILTIN)
-    for det in DETECTORS:
-        text = det.pattern.sub(_redact._replacer(det, kinds, counts), text)
-    return text, dict(counts)
 
 
 def test_prefiltered_redaction_finds_what_a_full_scan_finds() -> None:
