@@ -69,17 +69,6 @@ def last_json(text: str) -> dict:
     raise ValueError("no JSON line in the output")
 
 
-def table_rows(text: str, ncols: int) -> list[tuple[str, list[float]]]:
-    """Rows of a fixed-width table ending in ``ncols`` numbers (an ``x`` suffix allowed)."""
-    tail = r"\s+".join([NUM + r"x?"] * ncols)
-    rows = []
-    for line in text.splitlines():
-        m = re.match(rf"^(\S.*?)\s+{tail}\s*(ok|MISS)?\s*$", line)
-        if m:
-            rows.append((m.group(1).strip(), [num(g) for g in m.groups()[1 : ncols + 1]]))
-    return rows
-
-
 def verdict(ok: bool | None) -> str:
     return "" if ok is None else ("met" if ok else "NOT met")
 

@@ -178,14 +178,18 @@ class Redactor:
                 text = det.pattern.sub(_replacer(det, self._kinds, counts), text)
         return text, counts, multiline
 
+    def _result(self, text: str) -> _Result:
+        """``_scan(text)`` in the form the caches keep."""
+        out, counts, multiline = self._scan(text)
+        return out, tuple(counts.items()), multiline
+
     def _scan_cached(self, text: str, cache: _ScanCache) -> tuple[str, dict[str, int]]:
         # Repeated content (a system prompt, a template, the same answer, a tool's argument
         # names) is scanned once.
         hit = cache.get(text)
         if hit is None:
-            out, counts, multiline = self._scan(text)
-            cache.put(text, (out, tuple(counts.items()), multiline))
-            return out, counts
+            hit = self._result(text)
+            cache.put(text, hit)
         return hit[0], dict(hit[1]) if hit[1] else {}
 
     def _scan_blocks(self, text: str) -> tuple[str, dict[str, int]]:
@@ -208,8 +212,7 @@ class Redactor:
         for block in blocks:
             hit = cache.get(block)
             if hit is None and sightings.seen_again(block):
-                out, found, multiline = self._scan(block)
-                hit = (out, tuple(found.items()), multiline)
+                hit = self._result(block)
                 cache.put(block, hit)
             known.append(hit)
         if not any(known):
@@ -223,8 +226,7 @@ class Redactor:
                 new.append(block)
                 if i + 1 < len(blocks) and known[i + 1] is None:
                     continue
-                out, found, multiline = self._scan("\n".join(new))
-                result = (out, tuple(found.items()), multiline)
+                result = self._result("\n".join(new))
                 first, new = i + 1 == len(new), []
             else:
                 first = i == 0
